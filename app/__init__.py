@@ -1,0 +1,50 @@
+"""The OCPP 1.6 central system: create_app() builds the Flask application."""
+from pathlib import Path
+
+from flask import Flask, abort, request
+
+from app import database, log_setup
+from app.extensions import db, migrate, sock
+from app.ocpp import schemas
+from app.services import connections
+from config import Config, load_config_or_exit
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(config: Config | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.from_object(config or load_config_or_exit())
+    app.config["SOCK_SERVER_OPTIONS"] = {
+        "subprotocols": ["ocpp1.6"],
+        "ping_interval": app.config["OCPP_WEBSOCKET_PING_INTERVAL"],
+        "max_message_size": app.config["OCPP_MAX_MESSAGE_SIZE"],
+    }
+    log_setup.init_app(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS))
+    sock.init_app(app)
+    database.init_app(app)
+    connections.init_app(app)
+    schemas.warm_up()
+
+    from app.ocpp import handlers  # noqa: F401  (registers the OCPP handlers)
+    from app.ocpp.websocket import bp as ocpp_bp
+    app.register_blueprint(ocpp_bp)
+    _serve_each_port_its_own(app)
+    return app
+
+
+def _serve_each_port_its_own(app: Flask) -> None:
+    """With two ports, the WebSocket endpoint answers only on its port and the API only on the other."""
+    if app.config["PORT"] is not None or app.config["OCPP_WEBSOCKET_PORT"] == app.config["OCPP_API_PORT"]:
+        return
+    websocket_port, api_port = str(app.config["OCPP_WEBSOCKET_PORT"]), str(app.config["OCPP_API_PORT"])
+
+    @app.before_request
+    def serve_only_this_ports_service():
+        # SERVER_PORT is the port gunicorn accepted the connection on (not the Host header).
+        port = request.environ.get("SERVER_PORT")
+        is_websocket_endpoint = request.blueprint == "ocpp"
+        if (port == websocket_port and not is_websocket_endpoint) or (port == api_port and is_websocket_endpoint):
+            abort(404)

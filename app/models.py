@@ -1,0 +1,229 @@
+"""The persisted state of the central system, in the spec's terms.
+
+Times are stored as naive UTC (SQLite has no time zones) and come back as aware UTC datetimes:
+UTCDateTime is the one place that converts.
+"""
+from datetime import datetime, timezone
+
+from sqlalchemy import (JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text,
+                        TypeDecorator, UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.timeutil import utcnow
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator):
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the server only stores aware UTC times")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ChargePoint(Timestamped, db.Model):
+    """A charge point, known from its first connection; BootNotification fills in what it is."""
+    __tablename__ = "charge_points"
+
+    id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    vendor: Mapped[str | None] = mapped_column(String(20))
+    model: Mapped[str | None] = mapped_column(String(20))
+    serial_number: Mapped[str | None] = mapped_column(String(25))
+    charge_box_serial_number: Mapped[str | None] = mapped_column(String(25))
+    firmware_version: Mapped[str | None] = mapped_column(String(50))
+    iccid: Mapped[str | None] = mapped_column(String(20))
+    imsi: Mapped[str | None] = mapped_column(String(20))
+    meter_type: Mapped[str | None] = mapped_column(String(25))
+    meter_serial_number: Mapped[str | None] = mapped_column(String(25))
+    # Accepted / Pending / Rejected as last answered to its BootNotification; None before the first.
+    registration_status: Mapped[str | None] = mapped_column(String(16))
+    heartbeat_interval: Mapped[int | None] = mapped_column(Integer)
+    last_boot_notification: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_heartbeat: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # strict / lenient, overriding OCPP_VALIDATION for this charge point; None follows the server.
+    validation_mode: Mapped[str | None] = mapped_column(String(8))
+    firmware_status: Mapped[str | None] = mapped_column(String(32))
+    firmware_status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    diagnostics_status: Mapped[str | None] = mapped_column(String(32))
+    diagnostics_status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Connector(db.Model):
+    """The last status a charge point reported for one connector; connector 0 is the charge point."""
+    __tablename__ = "connectors"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True)
+    connector_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str] = mapped_column(String(32))
+    info: Mapped[str | None] = mapped_column(String(50))
+    vendor_id: Mapped[str | None] = mapped_column(String(255))
+    vendor_error_code: Mapped[str | None] = mapped_column(String(50))
+    # When the charge point says the status began (its timestamp), and when we learnt it.
+    status_timestamp: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConnectorStatusChange(db.Model):
+    """Every StatusNotification received: the history behind Connector."""
+    __tablename__ = "connector_status_changes"
+    __table_args__ = (
+        UniqueConstraint("charge_point_id", "connector_id", "timestamp", "status", "error_code",
+                         name="uq_connector_status_change"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(
+        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"))
+    connector_id: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str] = mapped_column(String(32))
+    info: Mapped[str | None] = mapped_column(String(50))
+    vendor_id: Mapped[str | None] = mapped_column(String(255))
+    vendor_error_code: Mapped[str | None] = mapped_column(String(50))
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IdTag(Timestamped, db.Model):
+    """An identifier (RFID card, token) that Authorize and StartTransaction check."""
+    __tablename__ = "id_tags"
+
+    id_tag: Mapped[str] = mapped_column(String(20), primary_key=True)
+    # Accepted, Blocked, Expired or Invalid (ConcurrentTx is computed, never stored).
+    status: Mapped[str] = mapped_column(String(16), default="Accepted")
+    expiry_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    parent_id_tag: Mapped[str | None] = mapped_column(String(20))
+
+
+class Transaction(Timestamped, db.Model):
+    """A charging session; its id is the transactionId given to the charge point."""
+    __tablename__ = "transactions"
+    __table_args__ = (
+        # A StartTransaction retried by a charge point that missed our answer: same connector, same
+        # start time. The constraint turns the retry into the transaction already recorded.
+        UniqueConstraint("charge_point_id", "connector_id", "start_timestamp", name="uq_transaction_start"),
+        Index("ix_transactions_charge_point_running", "charge_point_id", "stop_timestamp"),
+        Index("ix_transactions_id_tag_running", "id_tag", "stop_timestamp"),
+        Index("ix_transactions_start_timestamp", "start_timestamp"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(
+        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"))
+    connector_id: Mapped[int] = mapped_column(Integer)
+    id_tag: Mapped[str] = mapped_column(String(20))
+    # What the central system answered for the idTag in StartTransaction.conf.
+    id_tag_status: Mapped[str] = mapped_column(String(16))
+    start_timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    meter_start: Mapped[int] = mapped_column(BigInteger)
+    reservation_id: Mapped[int | None] = mapped_column(Integer)
+    stop_timestamp: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    meter_stop: Mapped[int | None] = mapped_column(BigInteger)
+    stop_reason: Mapped[str | None] = mapped_column(String(32))
+    stop_id_tag: Mapped[str | None] = mapped_column(String(20))
+    # ChargePoint when its StopTransaction arrived; CentralSystem when the server closed it (an
+    # administrator, the offline monitor, a newer transaction on the connector). A StopTransaction
+    # arriving later corrects a transaction the central system closed.
+    stopped_by: Mapped[str | None] = mapped_column(String(16))
+
+    @property
+    def is_complete(self) -> bool:
+        return self.stop_timestamp is not None
+
+
+class MeterValue(db.Model):
+    """One sampled value, as the charge point reported it (values are strings in OCPP)."""
+    __tablename__ = "meter_values"
+    __table_args__ = (
+        # The natural key of a reading: a retried MeterValues or StopTransaction adds nothing twice.
+        UniqueConstraint("charge_point_id", "connector_id", "timestamp", "measurand", "phase",
+                         "location", "context", name="uq_meter_value_sample"),
+        Index("ix_meter_values_transaction", "transaction_id", "timestamp"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(
+        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"))
+    connector_id: Mapped[int] = mapped_column(Integer)
+    transaction_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("transactions.id", ondelete="SET NULL"))
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    value: Mapped[str] = mapped_column(Text)
+    # The spec's defaults are stored, not implied: Sample.Periodic, Raw, Energy.Active.Import.Register,
+    # Outlet, Wh. phase is '' when the sample has none, so that the natural key stays unique (SQL
+    # never finds two NULLs equal).
+    context: Mapped[str] = mapped_column(String(32))
+    format: Mapped[str] = mapped_column(String(16))
+    measurand: Mapped[str] = mapped_column(String(40))
+    phase: Mapped[str] = mapped_column(String(8))
+    location: Mapped[str] = mapped_column(String(8))
+    unit: Mapped[str] = mapped_column(String(16))
+
+
+class DataTransferMessage(db.Model):
+    """A DataTransfer a charge point sent, with the status we answered."""
+    __tablename__ = "data_transfer_messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(
+        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"), index=True)
+    vendor_id: Mapped[str] = mapped_column(String(255))
+    message_id: Mapped[str | None] = mapped_column(String(50))
+    data: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FileTransferStatusChange(db.Model):
+    """A FirmwareStatusNotification (kind firmware) or DiagnosticsStatusNotification (kind diagnostics)."""
+    __tablename__ = "file_transfer_status_changes"
+    __table_args__ = (Index("ix_file_transfer_status_changes_cp", "charge_point_id", "received_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(
+        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SystemLog(db.Model):
+    """A significant event (connection, boot, rejected frame, command, job, error) for /api/logs."""
+    __tablename__ = "system_logs"
+    __table_args__ = (
+        Index("ix_system_logs_timestamp", "timestamp"),
+        Index("ix_system_logs_charge_point", "charge_point_id", "timestamp"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    level: Mapped[str] = mapped_column(String(8))
+    # No foreign key: the log outlives the charge points it mentions.
+    charge_point_id: Mapped[str | None] = mapped_column(String(48))
+    event: Mapped[str] = mapped_column(String(48))
+    message: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict | None] = mapped_column(JSON)
+
+
+__all__ = ["ChargePoint", "Connector", "ConnectorStatusChange", "IdTag", "Transaction", "MeterValue",
+           "DataTransferMessage", "FileTransferStatusChange", "SystemLog", "UTCDateTime"]

@@ -1,0 +1,126 @@
+"""Which handler answers which action, and the one place where a CALL becomes its CALLRESULT or CALLERROR.
+
+Handlers take the charge point id and the payload's fields as snake_case keyword arguments (with
+**kwargs, so that fields a later edition adds do not break them) and return a result dataclass of
+ocpp.v16.call_result; camelCase exists only on the wire.
+"""
+import functools
+import logging
+from typing import Callable
+
+from ocpp.charge_point import camel_to_snake_case, remove_nones, serialize_as_dict, snake_to_camel_case
+from ocpp.exceptions import InternalError, NotImplementedError, NotSupportedError, OCPPError
+from ocpp.v16.enums import Action
+
+from app.extensions import db
+from app.ocpp import protocol, schemas
+from app.ocpp.protocol import Call
+from app.services import system_log
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[..., object]
+_OCPP_ACTIONS = frozenset(action.value for action in Action)
+
+
+class Router:
+    def __init__(self):
+        self._handlers: dict[str, Handler] = {}
+
+    def on(self, action: Action) -> Callable[[Handler], Handler]:
+        """Register the decorated function as the handler of CALLs of `action`."""
+        def register(handler: Handler) -> Handler:
+            self._handlers[action] = handler
+            return handler
+        return register
+
+    def handler(self, action: str) -> Handler:
+        """The handler of `action`; raises NotImplemented for an unknown action, NotSupported for one
+        OCPP 1.6 defines but a charge point may not send (or we do not take)."""
+        try:
+            return self._handlers[action]
+        except KeyError:
+            pass
+        if action in _OCPP_ACTIONS:
+            raise NotSupportedError(f"{action} is not supported from a charge point")
+        raise NotImplementedError(f"{action} is not an OCPP 1.6 action")
+
+    @property
+    def actions(self) -> frozenset[str]:
+        return frozenset(self._handlers)
+
+
+router = Router()
+
+
+class InvalidResponse(RuntimeError):
+    """A handler's result breaks the response schema: a bug of ours, answered with InternalError."""
+
+
+class CallDispatcher:
+    """Answers the CALLs of one connected charge point, and records what went wrong with its frames."""
+
+    def __init__(self, charge_point_id: str, lenient: bool):
+        self.charge_point_id = charge_point_id
+        self.lenient = lenient
+
+    def answer(self, call: Call) -> str:
+        """The reply frame to `call`; database work is committed or rolled back before it returns."""
+        try:
+            return protocol.call_result_frame(call.unique_id, self._result(call))
+        except OCPPError as error:
+            db.session.rollback()
+            self.rejected(call, error)
+            return protocol.call_error_frame(call.unique_id, error)
+        except Exception as error:  # a bug or a database failure: the charge point must still get an answer
+            db.session.rollback()
+            logger.exception("%s: %s failed", self.charge_point_id, call.action)
+            system_log.error("call_failed", f"{call.action} could not be handled: {error!r}",
+                             charge_point_id=self.charge_point_id,
+                             details={"uniqueId": call.unique_id, "action": call.action})
+            return protocol.call_error_frame(call.unique_id, InternalError(
+                f"{call.action} could not be handled; the central system logged the cause"))
+        finally:
+            db.session.remove()
+
+    def _result(self, call: Call) -> dict:
+        handler = router.handler(call.action)
+        payload, repairs = schemas.check(schemas.request_schema(call.action), call.payload, self.lenient)
+        if repairs:
+            system_log.warning("frame_repaired", f"{call.action} broke the schema; processed after: "
+                               + "; ".join(repairs), charge_point_id=self.charge_point_id,
+                               details={"frame": system_log.truncate(protocol.call_frame(*call))})
+        result = handler(self.charge_point_id, **_snake_case_keys(payload))
+        reply = snake_to_camel_case(remove_nones(serialize_as_dict(result)))
+        try:
+            schemas.validate(schemas.response_schema(call.action), reply)
+        except OCPPError as violation:
+            raise InvalidResponse(f"{call.action} response {reply} breaks its schema: {violation}") from None
+        return reply
+
+    def rejected(self, frame: Call | str | bytes, error: OCPPError) -> None:
+        """Log a frame answered with a CALLERROR, with the frame itself."""
+        text = protocol.call_frame(*frame) if isinstance(frame, Call) else frame
+        system_log.warning("frame_rejected", f"{error.code}: {error.description}",
+                           charge_point_id=self.charge_point_id,
+                           details={"frame": system_log.truncate(text), "errorDetails": error.details})
+
+    def dropped(self, frame: str | bytes, reason: str) -> None:
+        """Log a frame that nothing can answer (a reply that is malformed or matches no CALL)."""
+        system_log.warning("frame_dropped", f"frame dropped: {reason}", charge_point_id=self.charge_point_id,
+                           details={"frame": system_log.truncate(frame)})
+
+
+@functools.cache
+def _snake_case(key: str) -> str:
+    return next(iter(camel_to_snake_case({key: None})))
+
+
+def _snake_case_keys(data):
+    # The `ocpp` package's own conversion (camel_to_snake_case), with the key conversion cached: its
+    # regular expressions cost more than everything else on the path of a small message.
+    if isinstance(data, dict):
+        return {_snake_case(key): _snake_case_keys(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_snake_case_keys(item) for item in data]
+    return data

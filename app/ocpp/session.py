@@ -1,0 +1,202 @@
+"""One connected charge point: the receive loop, and the central system's CALLs to it, one at a time.
+
+The session moves frames; what a CALL means is the dispatcher's business (router.CallDispatcher).
+"""
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import gevent
+from gevent.event import AsyncResult
+from gevent.lock import BoundedSemaphore
+from ocpp.exceptions import OCPPError
+from simple_websocket import ConnectionClosed
+
+from app.ocpp import protocol, schemas
+from app.ocpp.protocol import Call, CallError, CallResult, FrameRejected
+from app.ocpp.router import CallDispatcher
+from app.timeutil import utcnow
+
+logger = logging.getLogger(__name__)
+
+# Close codes (RFC 6455)
+NORMAL_CLOSURE = 1000
+GOING_AWAY = 1001
+PROTOCOL_ERROR = 1002
+
+
+class CommandFailed(Exception):
+    """A CALL to a charge point that did not get a CALLRESULT."""
+
+
+class NotConnected(CommandFailed):
+    def __init__(self, charge_point_id: str):
+        super().__init__(f"charge point {charge_point_id} is not connected")
+        self.charge_point_id = charge_point_id
+
+
+class CallTimeout(CommandFailed):
+    def __init__(self, charge_point_id: str, action: str, timeout: float):
+        super().__init__(f"charge point {charge_point_id} did not answer {action} within {timeout:g} s")
+        self.timeout = timeout
+
+
+class CallErrorReceived(CommandFailed):
+    """The charge point answered with a CALLERROR."""
+
+    def __init__(self, error: CallError):
+        super().__init__(f"{error.error_code}: {error.error_description}")
+        self.error_code = error.error_code
+        self.error_description = error.error_description
+        self.error_details = error.error_details
+
+
+class InvalidCallResult(CommandFailed):
+    """The charge point's CALLRESULT breaks the response schema (strict mode)."""
+
+    def __init__(self, action: str, violation: OCPPError):
+        super().__init__(f"the CALLRESULT to {action} breaks its schema: {violation.description}")
+        self.violation = violation
+
+
+@dataclass
+class _PendingCall:
+    unique_id: str
+    action: str
+    result: AsyncResult = field(default_factory=AsyncResult)
+
+
+class _WholeWrites:
+    """The WebSocket's socket, writing each frame whole and one at a time.
+
+    simple-websocket writes with socket.send(), which under gevent may write part of a frame when the
+    peer reads slowly, and its reader greenlet (pongs, close replies) writes beside ours.
+    """
+
+    def __init__(self, sock):
+        self._sock = sock
+        self._lock = BoundedSemaphore()
+
+    def send(self, data: bytes) -> int:
+        with self._lock:
+            self._sock.sendall(data)
+        return len(data)
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+class ChargePointSession:
+    def __init__(self, charge_point_id: str, websocket, dispatcher: CallDispatcher,
+                 connected_at: datetime, last_seen_every: float = 30.0, on_seen=None):
+        self.charge_point_id = charge_point_id
+        self.connected_at = connected_at
+        self.close_reason = "connection closed by the charge point"
+        self._ws = websocket
+        self._ws.sock = _WholeWrites(websocket.sock)
+        self._dispatcher = dispatcher
+        self._call_slot = BoundedSemaphore()
+        self._pending: _PendingCall | None = None
+        self._on_seen = on_seen
+        self._last_seen_every = last_seen_every
+        self._last_seen_recorded = time.monotonic()
+
+    # --- the charge point's frames ---
+
+    def serve(self) -> None:
+        """Handle frames until the connection closes."""
+        try:
+            while True:
+                text = self._ws.receive()
+                if text is None:
+                    continue
+                self._handle_frame(text)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._fail_pending(f"charge point {self.charge_point_id} disconnected")
+
+    def _handle_frame(self, text: str | bytes) -> None:
+        self._note_seen()
+        try:
+            message = protocol.parse(text)
+        except FrameRejected as rejection:
+            if rejection.unique_id is None:
+                self._dispatcher.dropped(text, rejection.error.description)
+            else:
+                self._dispatcher.rejected(text, rejection.error)
+                self.send(protocol.call_error_frame(rejection.unique_id, rejection.error))
+            return
+        if isinstance(message, Call):
+            self.send(self._dispatcher.answer(message))
+        else:
+            self._resolve_pending(message, text)
+
+    def _note_seen(self) -> None:
+        # last_seen is written at most every _last_seen_every seconds: once per frame would double the
+        # writes of the busiest charge points for a value nobody needs to the second.
+        now = time.monotonic()
+        if self._on_seen is not None and now - self._last_seen_recorded >= self._last_seen_every:
+            self._last_seen_recorded = now
+            self._on_seen(self.charge_point_id, utcnow())
+
+    def _resolve_pending(self, message: CallResult | CallError, text) -> None:
+        pending = self._pending
+        if pending is None or pending.unique_id != message.unique_id:
+            self._dispatcher.dropped(text, f"reply {message.unique_id!r} matches no CALL awaiting an answer")
+            return
+        if isinstance(message, CallError):
+            pending.result.set_exception(CallErrorReceived(message))
+            return
+        try:
+            payload, _ = schemas.check(schemas.response_schema(pending.action), message.payload,
+                                       self._dispatcher.lenient)
+        except OCPPError as violation:
+            pending.result.set_exception(InvalidCallResult(pending.action, violation))
+            return
+        pending.result.set(payload)
+
+    # --- the central system's CALLs ---
+
+    def call(self, action: str, payload: dict, timeout: float) -> dict:
+        """Send a CALL and return the CALLRESULT's payload; a CALL already outstanding is waited for.
+
+        Raises CallTimeout (no answer within `timeout`, queueing included), CallErrorReceived,
+        InvalidCallResult or NotConnected.
+        """
+        deadline = time.monotonic() + timeout
+        if not self._call_slot.acquire(timeout=timeout):
+            raise CallTimeout(self.charge_point_id, action, timeout)
+        try:
+            pending = _PendingCall(str(uuid.uuid4()), action)
+            self._pending = pending
+            with gevent.Timeout(max(deadline - time.monotonic(), 0), False):
+                self.send(protocol.call_frame(pending.unique_id, action, payload))
+                return pending.result.get()
+            raise CallTimeout(self.charge_point_id, action, timeout)
+        except ConnectionClosed:
+            raise NotConnected(self.charge_point_id) from None
+        finally:
+            self._pending = None
+            self._call_slot.release()
+
+    def _fail_pending(self, reason: str) -> None:
+        pending = self._pending
+        if pending is not None and not pending.result.ready():
+            pending.result.set_exception(NotConnected(self.charge_point_id))
+            logger.info("%s: %s while %s awaited its answer", self.charge_point_id, reason, pending.action)
+
+    # --- the connection ---
+
+    def send(self, frame: str) -> None:
+        self._ws.send(frame)
+
+    def close(self, code: int = NORMAL_CLOSURE, reason: str = "") -> None:
+        """Close the WebSocket; serve() then returns in its own greenlet."""
+        self.close_reason = reason or "closed by the central system"
+        try:
+            self._ws.close(reason=code, message=reason)
+        except ConnectionClosed:
+            pass

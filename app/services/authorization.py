@@ -1,0 +1,48 @@
+"""What the central system answers for an idTag (idTagInfo), from the id_tags table."""
+from dataclasses import dataclass
+from datetime import datetime
+
+from ocpp.v16.enums import AuthorizationStatus
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import IdTag, Transaction
+from app.timeutil import utcnow
+
+
+@dataclass(frozen=True)
+class IdTagVerdict:
+    status: AuthorizationStatus
+    expiry_date: datetime | None = None
+    parent_id_tag: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == AuthorizationStatus.accepted
+
+
+def verdict(id_tag: str, *, check_concurrent: bool = True,
+            ignore_transaction_id: int | None = None, now: datetime | None = None) -> IdTagVerdict:
+    """The idTagInfo for id_tag.
+
+    Unknown tags are Invalid; a stored Blocked/Expired/Invalid status stands; an Accepted tag past its
+    expiryDate is Expired; an Accepted tag already in a running transaction (other than
+    ignore_transaction_id) is ConcurrentTx when check_concurrent is set.
+    """
+    tag = db.session.get(IdTag, id_tag)
+    if tag is None:
+        return IdTagVerdict(AuthorizationStatus.invalid)
+    status = AuthorizationStatus(tag.status)
+    if status == AuthorizationStatus.accepted:
+        if tag.expiry_date is not None and tag.expiry_date <= (now or utcnow()):
+            status = AuthorizationStatus.expired
+        elif check_concurrent and _in_running_transaction(id_tag, ignore_transaction_id):
+            status = AuthorizationStatus.concurrent_tx
+    return IdTagVerdict(status, tag.expiry_date, tag.parent_id_tag)
+
+
+def _in_running_transaction(id_tag: str, ignore_transaction_id: int | None) -> bool:
+    query = select(Transaction.id).where(Transaction.id_tag == id_tag, Transaction.stop_timestamp.is_(None))
+    if ignore_transaction_id is not None:
+        query = query.where(Transaction.id != ignore_transaction_id)
+    return db.session.scalar(query.limit(1)) is not None

@@ -1,0 +1,89 @@
+"""Charge points: their registration (BootNotification), liveness (Heartbeat) and connection record."""
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from ocpp.v16.enums import RegistrationStatus
+from sqlalchemy import update
+
+from app.database import insert
+from app.extensions import db
+from app.models import ChargePoint
+from app.services import system_log
+
+
+@dataclass(frozen=True)
+class BootInfo:
+    """What a charge point says of itself in BootNotification."""
+    vendor: str
+    model: str
+    serial_number: str | None = None
+    charge_box_serial_number: str | None = None
+    firmware_version: str | None = None
+    iccid: str | None = None
+    imsi: str | None = None
+    meter_type: str | None = None
+    meter_serial_number: str | None = None
+
+
+def get(charge_point_id: str) -> ChargePoint | None:
+    return db.session.get(ChargePoint, charge_point_id)
+
+
+def record_connected(charge_point_id: str, at: datetime, remote_address: str | None) -> ChargePoint:
+    """Create the charge point on its first connection; note when this connection began."""
+    db.session.execute(insert(ChargePoint).values(id=charge_point_id, created_at=at, updated_at=at)
+                       .on_conflict_do_nothing(index_elements=["id"]))
+    db.session.execute(update(ChargePoint).where(ChargePoint.id == charge_point_id)
+                       .values(connected_at=at, last_seen=at, updated_at=at))
+    db.session.commit()
+    system_log.info("connected", f"connected from {remote_address or 'an unknown address'}",
+                    charge_point_id=charge_point_id)
+    return get(charge_point_id)
+
+
+def record_disconnected(charge_point_id: str, connected_at: datetime, at: datetime, reason: str) -> None:
+    """Note the end of the connection that began at connected_at.
+
+    A newer connection of the same charge point (in this process or another) has changed
+    connected_at, and then this one's end changes nothing.
+    """
+    result = db.session.execute(
+        update(ChargePoint)
+        .where(ChargePoint.id == charge_point_id, ChargePoint.connected_at == connected_at)
+        .values(disconnected_at=at, updated_at=at))
+    db.session.commit()
+    if result.rowcount:
+        system_log.info("disconnected", f"disconnected: {reason}", charge_point_id=charge_point_id)
+
+
+def record_seen(charge_point_id: str, at: datetime) -> None:
+    db.session.execute(update(ChargePoint).where(ChargePoint.id == charge_point_id).values(last_seen=at))
+    db.session.commit()
+
+
+def register_boot(charge_point_id: str, boot: BootInfo, at: datetime) -> ChargePoint:
+    """Store what the charge point says it is; it is Accepted with the server's heartbeat interval."""
+    charge_point = get(charge_point_id)
+    for field, value in vars(boot).items():
+        setattr(charge_point, field, value)
+    charge_point.registration_status = RegistrationStatus.accepted
+    charge_point.heartbeat_interval = current_app.config["OCPP_HEARTBEAT_INTERVAL"]
+    charge_point.last_boot_notification = at
+    charge_point.last_seen = at
+    db.session.commit()
+    system_log.info("boot", f"BootNotification from {boot.vendor} {boot.model} "
+                    f"(firmware {boot.firmware_version or 'unknown'}): {charge_point.registration_status}",
+                    charge_point_id=charge_point_id)
+    return charge_point
+
+
+def record_heartbeat(charge_point_id: str, at: datetime) -> None:
+    db.session.execute(update(ChargePoint).where(ChargePoint.id == charge_point_id)
+                       .values(last_heartbeat=at, last_seen=at))
+    db.session.commit()
+
+
+def validation_mode(charge_point: ChargePoint) -> str:
+    """strict or lenient: the charge point's own setting, else the server's."""
+    return charge_point.validation_mode or current_app.config["OCPP_VALIDATION"]

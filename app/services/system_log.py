@@ -1,0 +1,48 @@
+"""The system log: significant events, kept in the database for /api/logs and written to the process log.
+
+Recording an event never raises: when the database itself is what failed, the event still reaches the
+process log.
+"""
+import logging
+
+from app.extensions import db
+from app.models import SystemLog
+
+INFO, WARNING, ERROR = "INFO", "WARNING", "ERROR"
+LEVELS = (INFO, WARNING, ERROR)
+_MAX_TEXT = 2000
+
+logger = logging.getLogger("ocpp.events")
+
+
+def record(level: str, event: str, message: str, charge_point_id: str | None = None,
+           details: dict | None = None) -> None:
+    """Store one event and commit (together with whatever the session holds)."""
+    prefix = f"{charge_point_id}: " if charge_point_id else ""
+    logger.log(getattr(logging, level), "%s%s: %s", prefix, event, message)
+    try:
+        db.session.add(SystemLog(level=level, event=event, message=truncate(message),
+                                 charge_point_id=charge_point_id, details=details))
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        logger.exception("could not store the event above in the system log")
+
+
+def info(event: str, message: str, **context) -> None:
+    record(INFO, event, message, **context)
+
+
+def warning(event: str, message: str, **context) -> None:
+    record(WARNING, event, message, **context)
+
+
+def error(event: str, message: str, **context) -> None:
+    record(ERROR, event, message, **context)
+
+
+def truncate(text: str, limit: int = _MAX_TEXT) -> str:
+    """Frames and messages are kept short in the log: a misbehaving charge point must not fill it."""
+    if not isinstance(text, str):
+        text = repr(text)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"

@@ -1,0 +1,229 @@
+"""Settings, read once from the environment.
+
+Every setting is declared in SETTINGS with its default and a one-line description (the README's
+configuration tables say the same). A value that cannot be parsed raises ConfigError naming the
+variable; the entry points turn it into one line on stderr and a non-zero exit.
+"""
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sqlalchemy.engine import URL
+
+
+class ConfigError(ValueError):
+    """A setting has a value the server cannot use; the message names the variable."""
+
+
+# --- parsers: each takes the raw string and returns the value or raises ValueError(reason) ---
+
+def text(raw: str) -> str:
+    return raw
+
+
+def boolean(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def integer(minimum: int | None = None, maximum: int | None = None) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ValueError("expected a whole number") from None
+        if minimum is not None and value < minimum:
+            raise ValueError(f"must be at least {minimum}")
+        if maximum is not None and value > maximum:
+            raise ValueError(f"must be at most {maximum}")
+        return value
+    return parse
+
+
+def seconds(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError("expected a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError("must be a positive number of seconds")
+    return value
+
+
+def positive_number(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError("expected a number") from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError("must be a positive number")
+    return value
+
+
+port = integer(1, 65535)
+
+
+def choice(*allowed: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        for option in allowed:
+            if value == option.lower():
+                return option
+        raise ValueError("expected one of " + ", ".join(allowed))
+    return parse
+
+
+def database_url(raw: str) -> str:
+    """DATABASE_URL as Heroku and App Platform set it (postgres://...), made usable by SQLAlchemy."""
+    parts = urlsplit(raw.strip())
+    scheme = parts.scheme.lower()
+    if scheme in ("postgres", "postgresql", "postgresql+psycopg2"):
+        scheme = "postgresql+psycopg2"
+    elif scheme != "sqlite":
+        raise ValueError("expected a postgres:// or sqlite:// URL")
+    if scheme != "sqlite" and not parts.hostname:
+        raise ValueError("expected a host in the URL")
+    return urlunsplit((scheme,) + tuple(parts[1:]))
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    parse: Callable[[str], Any]
+    default: str | None
+    description: str
+
+    def read(self, environ: Mapping[str, str]) -> Any:
+        raw = environ.get(self.name)
+        if raw is None or raw.strip() == "":
+            if self.default is None:
+                return None
+            raw = self.default
+        try:
+            return self.parse(raw)
+        except ValueError as reason:
+            raise ConfigError(f"{self.name}={raw!r}: {reason}") from None
+
+
+SETTINGS = (
+    # The seed's OCPP server configuration
+    Setting("OCPP_HOST", text, "localhost", "Hostname or IP address for binding the server"),
+    Setting("OCPP_WEBSOCKET_PORT", port, "9000", "Port for WebSocket OCPP connections"),
+    Setting("OCPP_API_PORT", port, "9001", "Port for the HTTP API"),
+    Setting("OCPP_SYSTEM_NAME", text, "ocpp-central", "Name of the central system"),
+    Setting("OCPP_HEARTBEAT_INTERVAL", integer(1, 86400), "60",
+            "Interval in seconds between charge point heartbeats (sent in BootNotification)"),
+    Setting("OCPP_USE_TLS", boolean, "false", "Enable TLS for secure connections"),
+    Setting("OCPP_CERT_FILE", text, "cert.pem", "Path to TLS certificate file"),
+    Setting("OCPP_KEY_FILE", text, "key.pem", "Path to TLS key file"),
+    # The seed's database configuration
+    Setting("DB_TYPE", choice("sqlite", "postgres"), "sqlite", "Database type (sqlite or postgres)"),
+    Setting("DB_SQLITE_PATH", text, "ocpp_server.db", "Path to SQLite database file"),
+    Setting("DB_HOST", text, "localhost", "PostgreSQL host"),
+    Setting("DB_PORT", port, "5432", "PostgreSQL port"),
+    Setting("DB_USER", text, "postgres", "PostgreSQL username"),
+    Setting("DB_PASSWORD", text, "postgres", "PostgreSQL password"),
+    Setting("DB_NAME", text, "ocpp_server", "PostgreSQL database name"),
+    Setting("DB_SSL_MODE", choice("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+            "disable", "PostgreSQL SSL mode"),
+    # Platform conventions (Heroku, DigitalOcean App Platform)
+    Setting("PORT", port, None, "When set, serve WebSocket and API together on this port, on all interfaces"),
+    Setting("DATABASE_URL", database_url, None, "Database URL; when set it wins over DB_TYPE and DB_*"),
+    Setting("REDIS_URL", text, None, "Redis URL for background jobs and several processes"),
+    Setting("WEB_CONCURRENCY", integer(1, 64), "1", "Number of gunicorn worker processes"),
+    Setting("LOG_LEVEL", choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", "Log level"),
+    # Ours
+    Setting("OCPP_VALIDATION", choice("strict", "lenient"), "strict",
+            "strict: frames that break the OCPP 1.6 schemas get a CALLERROR; lenient: small violations "
+            "are logged, repaired and processed (per charge point override in the database)"),
+    Setting("OCPP_COMMAND_TIMEOUT", seconds, "30",
+            "Seconds to wait for a charge point's answer to a command"),
+    Setting("OCPP_WEBSOCKET_PING_INTERVAL", seconds, "60",
+            "Seconds between WebSocket pings; a charge point that does not answer is disconnected"),
+    Setting("OCPP_WEBSOCKET_COMPRESSION", boolean, "false",
+            "Accept permessage-deflate when a charge point offers it (about 100 KiB more per connection)"),
+    Setting("OCPP_MAX_MESSAGE_SIZE", integer(1024), "65536",
+            "Largest WebSocket message accepted, in bytes; a larger one closes that connection with 1009"),
+    Setting("OCPP_MAX_CONNECTIONS", integer(1), "10000",
+            "Connections one worker process holds at most (gunicorn worker_connections)"),
+    Setting("OCPP_DATA_TRANSFER_VENDORS", text, "",
+            "Comma-separated vendorIds whose DataTransfer is answered Accepted (others: UnknownVendorId)"),
+    Setting("DB_POOL_SIZE", integer(1, 200), "10", "PostgreSQL connections per worker process"),
+    Setting("DB_SQLITE_SYNCHRONOUS", choice("NORMAL", "FULL"), "NORMAL",
+            "SQLite synchronous mode under WAL: NORMAL survives a crash of the server, FULL also "
+            "a power loss, at a third of the write rate"),
+)
+
+
+class Config:
+    """The settings as attributes (Flask reads the upper-case ones), plus the derived database ones."""
+
+    TESTING = False
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    JSON_SORT_KEYS = False
+
+    def __init__(self, environ: Mapping[str, str] | None = None):
+        environ = os.environ if environ is None else environ
+        for setting in SETTINGS:
+            setattr(self, setting.name, setting.read(environ))
+        self.SQLALCHEMY_DATABASE_URI = self._database_uri()
+        self.DATABASE_KIND = "sqlite" if self.SQLALCHEMY_DATABASE_URI.startswith("sqlite") else "postgres"
+        self.SQLALCHEMY_ENGINE_OPTIONS = self._engine_options()
+        self.DATA_TRANSFER_VENDORS = frozenset(
+            vendor.strip() for vendor in self.OCPP_DATA_TRANSFER_VENDORS.split(",") if vendor.strip())
+
+    def _database_uri(self) -> str:
+        if self.DATABASE_URL:
+            return self.DATABASE_URL
+        if self.DB_TYPE == "sqlite":
+            path = Path(self.DB_SQLITE_PATH).expanduser().resolve()
+            return f"sqlite:///{path}"
+        url = URL.create("postgresql+psycopg2", username=self.DB_USER, password=self.DB_PASSWORD,
+                         host=self.DB_HOST, port=self.DB_PORT, database=self.DB_NAME,
+                         query={"sslmode": self.DB_SSL_MODE})
+        return url.render_as_string(hide_password=False)
+
+    def _engine_options(self) -> dict:
+        if self.DATABASE_KIND == "sqlite":
+            # One connection per process: SQLite serialises writers anyway, and under gevent a second
+            # connection waiting on SQLite's busy lock would block the only OS thread.
+            return {"pool_size": 1, "max_overflow": 0, "pool_timeout": 30,
+                    "connect_args": {"timeout": 10}}
+        return {"pool_size": self.DB_POOL_SIZE, "max_overflow": self.DB_POOL_SIZE,
+                "pool_timeout": 30, "pool_pre_ping": True, "pool_recycle": 1800}
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        if self.DATABASE_KIND != "sqlite":
+            return None
+        return Path(self.SQLALCHEMY_DATABASE_URI.removeprefix("sqlite:///"))
+
+    @property
+    def serves_both_on_one_port(self) -> bool:
+        return self.PORT is not None or self.OCPP_WEBSOCKET_PORT == self.OCPP_API_PORT
+
+
+def redacted_url(url: str) -> str:
+    """The URL with its password hidden, for logs and the status API."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        parts = parts._replace(netloc=netloc)
+    query = [(k, "***" if k.lower() == "password" else v) for k, v in parse_qsl(parts.query)]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def load_config_or_exit(environ: Mapping[str, str] | None = None) -> Config:
+    """Config from the environment; on a bad value, print one line naming it and exit."""
+    try:
+        return Config(environ)
+    except ConfigError as error:
+        sys.stderr.write(f"configuration error: {error}\n")
+        raise SystemExit(2) from None
