@@ -82,15 +82,17 @@ def choice(*allowed: str) -> Callable[[str], str]:
 
 def database_url(raw: str) -> str:
     """DATABASE_URL as Heroku and App Platform set it (postgres://...), made usable by SQLAlchemy."""
-    parts = urlsplit(raw.strip())
-    scheme = parts.scheme.lower()
-    if scheme in ("postgres", "postgresql", "postgresql+psycopg2"):
-        scheme = "postgresql+psycopg2"
-    elif scheme != "sqlite":
+    url = raw.strip()
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        raise ValueError("expected a URL such as postgres://user:password@host:5432/name")
+    if scheme.lower() == "sqlite":
+        return url
+    if scheme.lower() not in ("postgres", "postgresql", "postgresql+psycopg2"):
         raise ValueError("expected a postgres:// or sqlite:// URL")
-    if scheme != "sqlite" and not parts.hostname:
+    if not urlsplit(url).hostname:
         raise ValueError("expected a host in the URL")
-    return urlunsplit((scheme,) + tuple(parts[1:]))
+    return "postgresql+psycopg2://" + rest
 
 
 @dataclass(frozen=True)

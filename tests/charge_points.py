@@ -1,0 +1,138 @@
+"""Simulated charge points: the `ocpp` package's v16 ChargePoint over the `websockets` client, so that an
+implementation we did not write talks to ours. It answers the central system's CALLs as a real charge
+point would, with replies, silences and CALLERRORs a test can choose."""
+import asyncio
+import json
+import uuid
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta, timezone
+
+import websockets
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call_result
+from ocpp.v16.enums import Action
+
+# What a cooperative charge point answers to each central-system-initiated action (call_result fields).
+DEFAULT_REPLIES = {
+    Action.cancel_reservation: {"status": "Accepted"},
+    Action.change_availability: {"status": "Accepted"},
+    Action.change_configuration: {"status": "Accepted"},
+    Action.clear_cache: {"status": "Accepted"},
+    Action.clear_charging_profile: {"status": "Accepted"},
+    Action.data_transfer: {"status": "Accepted"},
+    Action.get_composite_schedule: {"status": "Accepted"},
+    Action.get_configuration: {"configuration_key": [
+        {"key": "HeartbeatInterval", "readonly": False, "value": "60"},
+        {"key": "NumberOfConnectors", "readonly": True, "value": "2"}]},
+    Action.get_diagnostics: {"file_name": "diagnostics-2024.log"},
+    Action.get_local_list_version: {"list_version": 0},
+    Action.remote_start_transaction: {"status": "Accepted"},
+    Action.remote_stop_transaction: {"status": "Accepted"},
+    Action.reserve_now: {"status": "Accepted"},
+    Action.reset: {"status": "Accepted"},
+    Action.send_local_list: {"status": "Accepted"},
+    Action.set_charging_profile: {"status": "Accepted"},
+    Action.trigger_message: {"status": "Accepted"},
+    Action.unlock_connector: {"status": "Unlocked"},
+    Action.update_firmware: {},
+}
+
+
+class SimulatedChargePoint(ChargePoint):
+    def __init__(self, charge_point_id, connection, **kwargs):
+        super().__init__(charge_point_id, connection, **kwargs)
+        self.received: list[tuple[str, dict]] = []   # the CALLs the central system sent, in order
+        self.replies: dict[str, dict] = {}            # per action, the call_result fields to answer
+        self.errors: dict[str, Exception] = {}        # per action, an OCPPError to answer with instead
+        self.silent: set[str] = set()                 # actions never answered
+        self.call_received = asyncio.Event()
+
+    async def wait_for_call(self, action: str, timeout: float = 10) -> dict:
+        """The payload of the first CALL of `action` the central system sent, waiting for it."""
+        async def first():
+            while True:
+                for received_action, payload in self.received:
+                    if received_action == action:
+                        return payload
+                self.call_received.clear()
+                await self.call_received.wait()
+        return await asyncio.wait_for(first(), timeout)
+
+
+def _answering(action: str):
+    async def handler(self, **payload):
+        self.received.append((action, payload))
+        self.call_received.set()
+        if action in self.silent:
+            await asyncio.sleep(3600)
+        if action in self.errors:
+            raise self.errors[action]
+        fields = self.replies.get(action, DEFAULT_REPLIES[action])
+        return getattr(call_result, action)(**fields)
+    handler.__name__ = f"on_{action}"
+    return on(action)(handler)
+
+
+for _action in DEFAULT_REPLIES:
+    setattr(SimulatedChargePoint, f"on_{_action}", _answering(_action))
+
+
+def new_id(prefix: str = "CP") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def timestamp(offset_seconds: float = 0) -> str:
+    moment = datetime.now(timezone.utc) + timedelta(seconds=offset_seconds)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@asynccontextmanager
+async def connected(server, charge_point_id: str | None = None, path: str = "", **options):
+    """A simulated charge point connected to `server` (its receive loop running) for the block."""
+    charge_point_id = charge_point_id or new_id()
+    async with websockets.connect(f"{server.ws_url}/{path}{charge_point_id}", subprotocols=["ocpp1.6"],
+                                  **options) as connection:
+        charge_point = SimulatedChargePoint(charge_point_id, connection, response_timeout=10)
+        task = asyncio.create_task(charge_point.start())
+        try:
+            yield charge_point
+        finally:
+            task.cancel()
+
+
+class RawConnection:
+    """A WebSocket that sends frames as given and reads the answers, for frames no library would send."""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    async def send(self, frame) -> None:
+        await self.connection.send(frame if isinstance(frame, str) else json.dumps(frame))
+
+    async def exchange(self, frame, timeout: float = 10):
+        await self.send(frame)
+        return json.loads(await asyncio.wait_for(self.connection.recv(), timeout))
+
+    async def nothing_within(self, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(self.connection.recv(), seconds)
+        except asyncio.TimeoutError:
+            return True
+        return False
+
+
+@asynccontextmanager
+async def raw_connection(server, charge_point_id: str | None = None, **options):
+    charge_point_id = charge_point_id or new_id()
+    async with websockets.connect(f"{server.ws_url}/{charge_point_id}", subprotocols=["ocpp1.6"],
+                                  **options) as connection:
+        yield RawConnection(connection)
+
+
+async def eventually(condition, timeout: float = 5.0) -> None:
+    """Wait until condition() is true (for what the server does after it answered); fail after timeout."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"not true within {timeout} s: {condition}")
+        await asyncio.sleep(0.05)

@@ -1,0 +1,42 @@
+"""Fixtures: real servers (gunicorn + gevent) on SQLite and on PostgreSQL, each with its own database."""
+from contextlib import contextmanager
+
+import pytest
+
+from tests.servers import ScratchDatabase, require_backend, start_server
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+@contextmanager
+def running_server(backend: str, tmp_path_factory, **settings):
+    """A server with `settings` on a fresh database of `backend`, stopped and dropped afterwards."""
+    require_backend(backend)
+    directory = tmp_path_factory.mktemp(f"server-{backend}")
+    database = ScratchDatabase(backend, directory)
+    server = None
+    try:
+        server = start_server(database, directory, **settings)
+        yield server
+    finally:
+        if server is not None:
+            server.stop()
+        database.drop()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request) -> str:
+    require_backend(request.param)
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def server(backend, tmp_path_factory):
+    """The server most tests share, with the default settings; tests keep apart by charge point id."""
+    with running_server(backend, tmp_path_factory, OCPP_COMMAND_TIMEOUT=3) as running:
+        yield running
+
+
+@pytest.fixture
+def db(server):
+    return server.database

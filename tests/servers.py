@@ -1,0 +1,171 @@
+"""Real servers for the tests: gunicorn with the gevent worker, started as `make run` starts it, on free
+ports, each on a database of its own (a SQLite file, or a PostgreSQL database made for it)."""
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+POSTGRES_REQUIRED = os.environ.get("OCPP_TEST_REQUIRE_POSTGRES") == "1"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"server did not listen on {port} within {timeout} s")
+
+
+class ScratchDatabase:
+    """A database for one server: created empty, dropped afterwards."""
+
+    def __init__(self, kind: str, directory: Path):
+        self.kind = kind
+        if kind == "sqlite":
+            self.url = f"sqlite:///{directory / f'ocpp-{uuid.uuid4().hex[:8]}.db'}"
+        else:
+            self.name = f"ocpp_test_{uuid.uuid4().hex[:12]}"
+            with _postgres_admin() as admin:
+                admin.execute(text(f'CREATE DATABASE "{self.name}"'))
+            self.url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{self.name}"
+        self.engine: Engine = create_engine(self.url)
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    def scalar(self, sql: str, **params):
+        with self.engine.connect() as connection:
+            return connection.execute(text(sql), params).scalar()
+
+    def rows(self, sql: str, **params) -> list:
+        with self.engine.connect() as connection:
+            return list(connection.execute(text(sql), params).mappings())
+
+    def execute(self, sql: str, **params) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(text(sql), params)
+
+    def drop(self) -> None:
+        self.engine.dispose()
+        if self.kind == "postgres":
+            with _postgres_admin() as admin:
+                admin.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+
+
+@contextmanager
+def _postgres_admin():
+    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
+def postgres_available() -> bool:
+    try:
+        with _postgres_admin() as admin:
+            admin.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+
+
+def require_backend(kind: str) -> None:
+    """Skip PostgreSQL tests with a clear message where none runs; in CI its absence is a failure."""
+    if kind == "postgres" and not postgres_available():
+        message = f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}"
+        if POSTGRES_REQUIRED:
+            pytest.fail(message + " (OCPP_TEST_REQUIRE_POSTGRES=1)")
+        pytest.skip(message)
+
+
+def server_environment(database_url: str, **overrides) -> dict:
+    environment = {key: value for key, value in os.environ.items()
+                   if not key.startswith(("OCPP_", "DB_", "REDIS_", "API_", "BACKUP_"))
+                   and key not in ("PORT", "DATABASE_URL", "WEB_CONCURRENCY")}
+    environment.update(FLASK_APP="wsgi", DATABASE_URL=database_url, OCPP_HOST="127.0.0.1",
+                       LOG_LEVEL="INFO", PYTHONUNBUFFERED="1")
+    environment.update({key: str(value) for key, value in overrides.items()})
+    return environment
+
+
+def migrate(environment: dict) -> None:
+    result = subprocess.run([sys.executable, "-m", "flask", "db", "upgrade"], cwd=ROOT, env=environment,
+                            capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        raise RuntimeError(f"flask db upgrade failed:\n{result.stdout}\n{result.stderr}")
+
+
+@dataclass
+class RunningServer:
+    database: ScratchDatabase
+    websocket_port: int
+    api_port: int
+    process: subprocess.Popen
+    log_path: Path
+    environment: dict = field(repr=False)
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.websocket_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_server(database: ScratchDatabase, directory: Path, **settings) -> RunningServer:
+    """Migrate the database, then start gunicorn exactly as `make run` does (gunicorn.conf.py)."""
+    websocket_port = int(settings.pop("OCPP_WEBSOCKET_PORT", 0)) or free_port()
+    api_port = int(settings.pop("OCPP_API_PORT", 0)) or free_port()
+    environment = server_environment(database.url, OCPP_WEBSOCKET_PORT=websocket_port,
+                                     OCPP_API_PORT=api_port, **settings)
+    migrate(environment)
+    log_path = directory / f"server-{websocket_port}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"], cwd=ROOT,
+                                   env=environment, stdout=log, stderr=subprocess.STDOUT)
+    server = RunningServer(database, websocket_port, api_port, process, log_path, environment)
+    try:
+        wait_for_port(api_port, process)
+        wait_for_port(websocket_port, process)
+    except RuntimeError as error:
+        server.stop()
+        raise RuntimeError(f"{error}\n--- server log ---\n{server.log()}") from None
+    return server
