@@ -1,9 +1,11 @@
 """The OCPP 1.6 central system: create_app() builds the Flask application."""
+__version__ = "1.0.0"
+
 from pathlib import Path
 
 from flask import Flask, abort, request
 
-from app import database, log_setup
+from app import api, database, errors, log_setup
 from app.extensions import db, migrate, sock
 from app.ocpp import schemas
 from app.services import connections
@@ -15,6 +17,7 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 def create_app(config: Config | None = None) -> Flask:
     app = Flask(__name__)
     app.config.from_object(config or load_config_or_exit())
+    app.json.sort_keys = False  # keys in the order the schemas declare them
     app.config["SOCK_SERVER_OPTIONS"] = {
         "subprotocols": ["ocpp1.6"],
         "ping_interval": app.config["OCPP_WEBSOCKET_PING_INTERVAL"],
@@ -31,6 +34,8 @@ def create_app(config: Config | None = None) -> Flask:
     from app.ocpp import handlers  # noqa: F401  (registers the OCPP handlers)
     from app.ocpp.websocket import bp as ocpp_bp
     app.register_blueprint(ocpp_bp)
+    api.init_app(app)
+    errors.init_app(app)
     _serve_each_port_its_own(app)
     return app
 

@@ -18,6 +18,10 @@ NAMING_CONVENTION = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
+    def as_dict(self) -> dict:
+        """The stored columns by attribute name: what the API schemas dump, with computed keys added."""
+        return {column.key: getattr(self, column.key) for column in self.__mapper__.column_attrs}
+
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()

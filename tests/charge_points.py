@@ -45,6 +45,7 @@ class SimulatedChargePoint(ChargePoint):
         self.replies: dict[str, dict] = {}            # per action, the call_result fields to answer
         self.errors: dict[str, Exception] = {}        # per action, an OCPPError to answer with instead
         self.silent: set[str] = set()                 # actions never answered
+        self.delays: dict[str, float] = {}            # per action, seconds to wait before answering
         self.call_received = asyncio.Event()
 
     async def wait_for_call(self, action: str, timeout: float = 10) -> dict:
@@ -65,6 +66,7 @@ def _answering(action: str):
         self.call_received.set()
         if action in self.silent:
             await asyncio.sleep(3600)
+        await asyncio.sleep(self.delays.get(action, 0))
         if action in self.errors:
             raise self.errors[action]
         fields = self.replies.get(action, DEFAULT_REPLIES[action])
@@ -103,8 +105,9 @@ async def connected(server, charge_point_id: str | None = None, path: str = "", 
 class RawConnection:
     """A WebSocket that sends frames as given and reads the answers, for frames no library would send."""
 
-    def __init__(self, connection):
+    def __init__(self, connection, charge_point_id: str):
         self.connection = connection
+        self.charge_point_id = charge_point_id
 
     async def send(self, frame) -> None:
         await self.connection.send(frame if isinstance(frame, str) else json.dumps(frame))
@@ -126,7 +129,7 @@ async def raw_connection(server, charge_point_id: str | None = None, **options):
     charge_point_id = charge_point_id or new_id()
     async with websockets.connect(f"{server.ws_url}/{charge_point_id}", subprotocols=["ocpp1.6"],
                                   **options) as connection:
-        yield RawConnection(connection)
+        yield RawConnection(connection, charge_point_id)
 
 
 async def eventually(condition, timeout: float = 5.0) -> None:

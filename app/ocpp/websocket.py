@@ -1,5 +1,5 @@
 """The OCPP-J endpoint: ws://host:port/<ChargePointId>, also /ocpp/<ChargePointId>, subprotocol ocpp1.6."""
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
 from app.extensions import db, sock
 from app.ocpp.router import CallDispatcher
@@ -26,15 +26,28 @@ def charge_point_id_problem(charge_point_id: str) -> str | None:
 
 
 @bp.before_request
-def check_handshake():
-    """Refuse a connection at the handshake, before it is upgraded to a WebSocket."""
+def accept_or_refuse_handshake():
+    """Decide on the connection before it is upgraded, and record it before the charge point can act.
+
+    Once the charge point has the handshake's answer it may send frames, and its operator may send it
+    commands: by then it must be in the database and, without any wait in between, in the registry.
+    """
     charge_point_id = (request.view_args or {}).get("charge_point_id", "")
     problem = charge_point_id_problem(charge_point_id)
     if problem:
         system_log.warning("handshake_refused", f"connection refused: {problem}",
                            details={"chargePointId": system_log.truncate(charge_point_id, 100),
                                     "remoteAddress": request.remote_addr})
-        return jsonify(error="bad_request", message=problem), 400
+        return jsonify(error="bad_request", message=problem, details={}), 400
+    known = charge_points.get(charge_point_id)
+    g.lenient = (charge_points.validation_mode(known) if known else current_app.config["OCPP_VALIDATION"]) \
+        == "lenient"
+    offered = [protocol.strip() for protocol in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+    g.subprotocol_missing = OCPP_SUBPROTOCOL not in offered and not g.lenient
+    if not g.subprotocol_missing:
+        g.connected_at = utcnow()
+        charge_points.record_connected(charge_point_id, g.connected_at, request.remote_addr)
+    db.session.remove()
     if not current_app.config["OCPP_WEBSOCKET_COMPRESSION"]:
         # simple-websocket accepts permessage-deflate whenever it is offered; unoffered, it is not used.
         request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
@@ -42,27 +55,31 @@ def check_handshake():
 
 
 def serve_charge_point(ws, charge_point_id: str) -> None:
-    known = charge_points.get(charge_point_id)
-    lenient = (charge_points.validation_mode(known) if known else current_app.config["OCPP_VALIDATION"]) \
-        == "lenient"
-    if ws.subprotocol != OCPP_SUBPROTOCOL and not lenient:
+    if g.subprotocol_missing:
+        # As OCPP-J asks: the handshake completes without the subprotocol, then the connection closes.
         system_log.warning("handshake_refused", "connection closed: the ocpp1.6 subprotocol was not offered",
-                           charge_point_id=charge_point_id if known else None)
+                           details={"chargePointId": charge_point_id, "remoteAddress": request.remote_addr})
         ws.close(PROTOCOL_ERROR, "subprotocol ocpp1.6 required")
-        db.session.remove()
         return
-    connected_at = utcnow()
-    charge_points.record_connected(charge_point_id, connected_at, request.remote_addr)
-    db.session.remove()
-    session = ChargePointSession(charge_point_id, ws, CallDispatcher(charge_point_id, lenient), connected_at,
+    session = ChargePointSession(charge_point_id, ws, CallDispatcher(charge_point_id, g.lenient), g.connected_at,
                                  on_seen=_record_seen)
     registry = connections()
     registry.attach(session)
+    g.served = True
     try:
         session.serve()
     finally:
         if registry.detach(session):
-            charge_points.record_disconnected(charge_point_id, connected_at, utcnow(), session.close_reason)
+            charge_points.record_disconnected(charge_point_id, g.connected_at, utcnow(), session.close_reason)
+        db.session.remove()
+
+
+@bp.teardown_request
+def record_failed_handshake(_error):
+    # Recorded as connected, but the WebSocket never came up (the handshake failed): record its end.
+    if "connected_at" in g and not g.get("served"):
+        charge_points.record_disconnected(request.view_args["charge_point_id"], g.connected_at, utcnow(),
+                                          "the WebSocket handshake failed")
         db.session.remove()
 
 

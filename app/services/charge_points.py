@@ -4,12 +4,14 @@ from datetime import datetime
 
 from flask import current_app
 from ocpp.v16.enums import RegistrationStatus
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from app.database import insert
 from app.extensions import db
 from app.models import ChargePoint
-from app.services import system_log
+from app.services import connectors, system_log
+from app.services.connections import connections
+from app.services.errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -87,3 +89,38 @@ def record_heartbeat(charge_point_id: str, at: datetime) -> None:
 def validation_mode(charge_point: ChargePoint) -> str:
     """strict or lenient: the charge point's own setting, else the server's."""
     return charge_point.validation_mode or current_app.config["OCPP_VALIDATION"]
+
+
+def require(charge_point_id: str) -> ChargePoint:
+    """The charge point; raises NotFound."""
+    charge_point = get(charge_point_id)
+    if charge_point is None:
+        raise NotFound(f"charge point {charge_point_id} is not known",
+                       {"chargePointId": charge_point_id})
+    return charge_point
+
+
+def count() -> int:
+    return db.session.scalar(select(func.count()).select_from(ChargePoint))
+
+
+def describe(charge_point: ChargePoint, is_connected: bool, station_status: str | None) -> dict:
+    return {**charge_point.as_dict(), "is_connected": is_connected, "status": station_status}
+
+
+def listing(limit: int, offset: int) -> list[dict]:
+    """Charge points by id, each with whether it is connected now and its connector 0 status."""
+    charge_points = db.session.scalars(select(ChargePoint).order_by(ChargePoint.id).limit(limit).offset(offset)).all()
+    statuses = connectors.station_statuses([charge_point.id for charge_point in charge_points])
+    registry = connections()
+    return [describe(charge_point, registry.is_connected(charge_point.id), statuses.get(charge_point.id))
+            for charge_point in charge_points]
+
+
+def details(charge_point_id: str) -> dict:
+    """One charge point with its connectors; raises NotFound."""
+    charge_point = require(charge_point_id)
+    connector_states = connectors.states(charge_point_id)
+    station_status = next((c["status"] for c in connector_states if c["connector_id"] == 0), None)
+    return {**describe(charge_point, connections().is_connected(charge_point_id), station_status),
+            "connectors": connector_states}

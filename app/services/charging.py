@@ -9,13 +9,15 @@ from dataclasses import replace
 from datetime import datetime
 
 from ocpp.v16.enums import AuthorizationStatus
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import Transaction
+from app.models import MeterValue, Transaction
 from app.services import authorization, meter_values, system_log
 from app.services.authorization import IdTagVerdict
+from app.services.errors import Conflict, NotFound
+from app.timeutil import utcnow
 
 STOPPED_BY_CHARGE_POINT = "ChargePoint"
 STOPPED_BY_CENTRAL_SYSTEM = "CentralSystem"
@@ -73,7 +75,8 @@ def _close_superseded(charge_point_id: str, connector_id: int, timestamp: dateti
         Transaction.charge_point_id == charge_point_id, Transaction.connector_id == connector_id,
         Transaction.stop_timestamp.is_(None), Transaction.start_timestamp < timestamp)).all()
     for transaction in running:
-        close_by_central_system(transaction, timestamp, SUPERSEDED)
+        if not close_by_central_system(transaction, timestamp, SUPERSEDED):
+            continue
         system_log.warning(
             "transaction_superseded",
             f"transaction {transaction.id} on connector {connector_id} was still running when a new one "
@@ -82,18 +85,21 @@ def _close_superseded(charge_point_id: str, connector_id: int, timestamp: dateti
 
 
 def close_by_central_system(transaction: Transaction, at: datetime, reason: str,
-                            meter_stop: int | None = None) -> None:
+                            meter_stop: int | None = None) -> bool:
     """Close a transaction the charge point has not stopped (yet); the caller commits.
 
     Without meter_stop, the last known energy register reading stands (meterStart when there is
-    none): no energy is invented.
+    none): no energy is invented. False when it was no longer running: a conditional UPDATE, so that
+    two closers (an administrator and a job, two job runs) cannot both close it.
     """
     if meter_stop is None:
         meter_stop = last_known_meter_wh(transaction)
-    transaction.stop_timestamp = at
-    transaction.meter_stop = meter_stop
-    transaction.stop_reason = reason
-    transaction.stopped_by = STOPPED_BY_CENTRAL_SYSTEM
+    result = db.session.execute(
+        update(Transaction)
+        .where(Transaction.id == transaction.id, Transaction.stop_timestamp.is_(None))
+        .values(stop_timestamp=at, meter_stop=meter_stop, stop_reason=reason,
+                stopped_by=STOPPED_BY_CENTRAL_SYSTEM, updated_at=utcnow()))
+    return result.rowcount == 1
 
 
 def stop_transaction(charge_point_id: str, transaction_id: int, meter_stop: int, timestamp: datetime,
@@ -169,14 +175,99 @@ def _is_transaction_of(charge_point_id: str, transaction_id: int) -> bool:
 
 def last_known_meter_wh(transaction: Transaction) -> int:
     """The latest energy register reading of the transaction in Wh, meterStart when there is none."""
-    sample = meter_values.latest_energy_register(transaction.id)
-    reading = meter_values.energy_register_wh(sample) if sample is not None else None
+    return _meter_end_wh(transaction, meter_values.latest_energy_register(transaction.id))
+
+
+def _meter_end_wh(transaction: Transaction, latest_register: MeterValue | None) -> int:
+    if transaction.meter_stop is not None:
+        return transaction.meter_stop
+    reading = meter_values.energy_register_wh(latest_register) if latest_register is not None else None
     if reading is None or reading < transaction.meter_start:
         return transaction.meter_start
     return round(reading)
 
 
-def energy_delivered_wh(transaction: Transaction) -> int:
-    """meterStop - meterStart once stopped; while running, up to the last energy register reading."""
-    end = transaction.meter_stop if transaction.meter_stop is not None else last_known_meter_wh(transaction)
-    return end - transaction.meter_start
+def energy_delivered_wh(transactions: list[Transaction]) -> dict[int, int]:
+    """Per transaction: meterStop - meterStart once stopped; while running, up to the last energy
+    register reading (one query for all running ones)."""
+    running = [transaction.id for transaction in transactions if transaction.meter_stop is None]
+    latest = meter_values.latest_samples(running, meter_values.ENERGY_REGISTER)
+    return {transaction.id: _meter_end_wh(transaction, latest.get(transaction.id)) - transaction.meter_start
+            for transaction in transactions}
+
+
+def kwh(wh: float) -> float:
+    return round(wh / 1000, 3)
+
+
+def describe(transaction: Transaction, energy_wh: int) -> dict:
+    return {**transaction.as_dict(), "transaction_id": transaction.id, "is_complete": transaction.is_complete,
+            "energy_delivered": kwh(energy_wh)}
+
+
+def find_transactions(charge_point_id: str | None = None, is_complete: bool | None = None,
+                      transaction_id: int | None = None, limit: int = 1000, offset: int = 0) -> list[dict]:
+    """Transactions matching the filters, newest first."""
+    query = select(Transaction).order_by(Transaction.id.desc()).limit(limit).offset(offset)
+    if charge_point_id is not None:
+        query = query.where(Transaction.charge_point_id == charge_point_id)
+    if is_complete is not None:
+        query = query.where(Transaction.stop_timestamp.is_not(None) if is_complete
+                            else Transaction.stop_timestamp.is_(None))
+    if transaction_id is not None:
+        query = query.where(Transaction.id == transaction_id)
+    transactions = db.session.scalars(query).all()
+    energy = energy_delivered_wh(transactions)
+    return [describe(transaction, energy[transaction.id]) for transaction in transactions]
+
+
+def require(transaction_id: int) -> Transaction:
+    transaction = db.session.get(Transaction, transaction_id)
+    if transaction is None:
+        raise NotFound(f"transaction {transaction_id} is not known", {"transactionId": transaction_id})
+    return transaction
+
+
+def details(transaction_id: int) -> dict:
+    """One transaction with its meter values; raises NotFound."""
+    transaction = require(transaction_id)
+    energy = energy_delivered_wh([transaction])[transaction.id]
+    samples = [sample.as_dict() for sample in meter_values.of_transaction(transaction_id)]
+    return {**describe(transaction, energy), "meter_values": samples}
+
+
+def running_transaction_on(charge_point_id: str, connector_id: int) -> Transaction | None:
+    return db.session.scalar(select(Transaction).where(
+        Transaction.charge_point_id == charge_point_id, Transaction.connector_id == connector_id,
+        Transaction.stop_timestamp.is_(None)).order_by(Transaction.start_timestamp.desc()).limit(1))
+
+
+def count_running() -> int:
+    return db.session.scalar(select(func.count()).select_from(Transaction)
+                             .where(Transaction.stop_timestamp.is_(None)))
+
+
+def close_by_administrator(transaction_id: int, reason: str, requested_by: str,
+                           final_energy_kwh: float | None = None) -> dict:
+    """Close a transaction the charge point never stopped; raises NotFound, or Conflict when complete.
+
+    final_energy_kwh is the energy the transaction delivered; without it, the last known energy
+    register reading stands. A StopTransaction arriving later still corrects it.
+    """
+    transaction = require(transaction_id)
+    meter_stop = None if final_energy_kwh is None else transaction.meter_start + round(final_energy_kwh * 1000)
+    if not close_by_central_system(transaction, utcnow(), reason, meter_stop):
+        db.session.rollback()
+        transaction = require(transaction_id)
+        raise Conflict(f"transaction {transaction_id} is already complete",
+                       {"transactionId": transaction_id, "stopReason": transaction.stop_reason,
+                        "stoppedBy": transaction.stopped_by})
+    db.session.commit()
+    db.session.refresh(transaction)
+    energy_wh = transaction.meter_stop - transaction.meter_start
+    system_log.warning("transaction_closed",
+                       f"transaction {transaction_id} closed by {requested_by}: {reason}, {kwh(energy_wh)} kWh",
+                       charge_point_id=transaction.charge_point_id,
+                       details={"transactionId": transaction_id, "requestedBy": requested_by, "reason": reason,
+                                "meterStop": transaction.meter_stop})
+    return describe(transaction, energy_wh)

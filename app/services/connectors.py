@@ -1,11 +1,12 @@
 """Connector status (StatusNotification): the latest per connector, and the history of every report."""
 from datetime import datetime
 
-from sqlalchemy import or_
+from sqlalchemy import or_, select
 
 from app.database import insert
 from app.extensions import db
-from app.models import Connector, ConnectorStatusChange
+from app.models import Connector, ConnectorStatusChange, Transaction
+from app.services import meter_values
 
 
 def record_status(charge_point_id: str, connector_id: int, status: str, error_code: str,
@@ -33,3 +34,29 @@ def record_status(charge_point_id: str, connector_id: int, status: str, error_co
         where=or_(Connector.status_timestamp.is_(None),
                   Connector.status_timestamp <= upsert.excluded.status_timestamp)))
     db.session.commit()
+
+
+def station_statuses(charge_point_ids: list[str]) -> dict[str, str]:
+    """The status of connector 0 (the charge point as a whole) of each charge point that reported one."""
+    if not charge_point_ids:
+        return {}
+    rows = db.session.execute(select(Connector.charge_point_id, Connector.status).where(
+        Connector.charge_point_id.in_(charge_point_ids), Connector.connector_id == 0))
+    return {charge_point_id: status for charge_point_id, status in rows}
+
+
+def states(charge_point_id: str) -> list[dict]:
+    """The charge point's connectors, each with its running transaction and that one's latest power (W)."""
+    connectors = db.session.scalars(select(Connector).where(Connector.charge_point_id == charge_point_id)
+                                    .order_by(Connector.connector_id)).all()
+    running = {transaction.connector_id: transaction.id for transaction in db.session.scalars(
+        select(Transaction).where(Transaction.charge_point_id == charge_point_id,
+                                  Transaction.stop_timestamp.is_(None)))}
+    power = meter_values.latest_samples(running.values(), meter_values.POWER)
+    result = []
+    for connector in connectors:
+        transaction_id = running.get(connector.connector_id)
+        sample = power.get(transaction_id)
+        result.append({**connector.as_dict(), "current_transaction_id": transaction_id,
+                       "current_power": meter_values.power_w(sample) if sample is not None else None})
+    return result

@@ -1,7 +1,7 @@
 """Meter values: every sampled value stored as reported, with the spec's defaults made explicit."""
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 
 from app.database import insert
 from app.extensions import db
@@ -20,7 +20,10 @@ SAMPLE_DEFAULTS = {
 }
 NO_PHASE = ""
 
+POWER = "Power.Active.Import"
+
 _WH_PER_UNIT = {"Wh": 1, "kWh": 1000}
+_W_PER_UNIT = {"W": 1, "kW": 1000}
 
 
 def rows(charge_point_id: str, connector_id: int, transaction_id: int | None,
@@ -62,11 +65,36 @@ def energy_register_wh(sample: MeterValue) -> float | None:
         return None
 
 
+def latest_samples(transaction_ids, measurand: str) -> dict[int, MeterValue]:
+    """Per transaction, its most recent sample of `measurand` for the whole outlet (no phase)."""
+    transaction_ids = list(transaction_ids)
+    if not transaction_ids:
+        return {}
+    wanted = (MeterValue.transaction_id.in_(transaction_ids), MeterValue.measurand == measurand,
+              MeterValue.phase == NO_PHASE)
+    latest = (select(MeterValue.transaction_id, func.max(MeterValue.timestamp).label("timestamp"))
+              .where(*wanted).group_by(MeterValue.transaction_id).subquery())
+    samples = db.session.scalars(
+        select(MeterValue).join(latest, and_(MeterValue.transaction_id == latest.c.transaction_id,
+                                             MeterValue.timestamp == latest.c.timestamp))
+        .where(*wanted).order_by(MeterValue.id))
+    return {sample.transaction_id: sample for sample in samples}
+
+
 def latest_energy_register(transaction_id: int) -> MeterValue | None:
     """The transaction's most recent Energy.Active.Import.Register sample on the outlet."""
-    return db.session.scalar(
-        select(MeterValue)
-        .where(MeterValue.transaction_id == transaction_id, MeterValue.measurand == ENERGY_REGISTER,
-               MeterValue.phase == NO_PHASE)
-        .order_by(MeterValue.timestamp.desc(), MeterValue.id.desc())
-        .limit(1))
+    return latest_samples([transaction_id], ENERGY_REGISTER).get(transaction_id)
+
+
+def power_w(sample: MeterValue) -> float | None:
+    """A Power.Active.Import sample in W, or None when it cannot be read."""
+    factor = _W_PER_UNIT.get(sample.unit)
+    try:
+        return float(sample.value) * factor if factor is not None and sample.format == "Raw" else None
+    except ValueError:
+        return None
+
+
+def of_transaction(transaction_id: int) -> list[MeterValue]:
+    return list(db.session.scalars(select(MeterValue).where(MeterValue.transaction_id == transaction_id)
+                                   .order_by(MeterValue.timestamp, MeterValue.id)))

@@ -1,0 +1,23 @@
+"""The HTTP API under /api, with its OpenAPI document at /api/openapi.json (flask-smorest)."""
+from flask import Flask
+
+from app import __version__
+from app.errors import Api
+
+api = Api()
+
+
+def init_app(app: Flask) -> None:
+    app.config.update(
+        API_TITLE="OCPP Server API",
+        API_VERSION=__version__,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+    )
+    api.init_app(app)
+    from app.api import admin, authorizations, charge_points, commands, logs, reports, status, transactions
+    for module in (status, charge_points, transactions, logs, authorizations, commands, admin, reports):
+        api.register_blueprint(module.bp)

@@ -1,0 +1,110 @@
+"""One JSON shape for every API error, and the one place where failures become HTTP answers.
+
+    {"error": "not_found", "message": "charge point CP9 is not known", "details": {...}}
+
+400 bad body or query (details: the field errors), 401/403 authentication, 404 unknown resource,
+409 conflict (e.g. charge point not connected), 502 the charge point answered with a CALLERROR or an
+invalid CALLRESULT, 504 it did not answer in time. Nothing a client sends gets a 500.
+"""
+import logging
+
+import flask_smorest
+import marshmallow as ma
+from flask import Flask, request
+from webargs import core
+from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import HTTPException
+
+from app.ocpp.session import CallErrorReceived, CallTimeout, CommandFailed, InvalidCallResult, NotConnected
+from app.services.errors import Conflict, Invalid, NotFound, ServiceError
+
+logger = logging.getLogger(__name__)
+
+
+class ErrorSchema(ma.Schema):
+    error = ma.fields.String(required=True, metadata={"description": "Machine-readable error, e.g. not_found"})
+    message = ma.fields.String(required=True, metadata={"description": "What went wrong, for a person"})
+    details = ma.fields.Dict(metadata={"description": "Field errors, or the charge point's CALLERROR"})
+
+
+class Parser(FlaskParser):
+    """webargs, answering 400 (not 422) with the field errors, and reading a JSON body whatever its
+    Content-Type says (curl sends form encoding unless told otherwise)."""
+    DEFAULT_VALIDATION_STATUS = 400
+
+    def _raw_load_json(self, req):
+        data = req.get_data(cache=True)
+        if not data:
+            return core.missing
+        return core.parse_json(data)
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = Parser()
+
+
+class Api(flask_smorest.Api):
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error: HTTPException):
+        data = getattr(error, "data", None) or {}
+        details = data.get("errors") or data.get("messages") or {}
+        if error.code == 400 and details:
+            message = "the request is not valid: " + _field_error_summary(details)
+        else:
+            message = data.get("message") or error.description or error.name
+        if error.code >= 500:
+            logger.error("%s %s answered %s: %s", request.method, request.path, error.code, message)
+        return error_body(error.name, message, details), error.code, data.get("headers", {})
+
+
+def error_body(name: str, message: str, details: dict | None = None) -> dict:
+    return {"error": name.lower().replace(" ", "_"), "message": message, "details": details or {}}
+
+
+def _field_error_summary(details: dict) -> str:
+    """webargs nests errors by location ({"json": {"type": ["..."]}}); say them in one line."""
+    def text(problems) -> str:
+        return " ".join(map(str, problems)) if isinstance(problems, list) else str(problems)
+    parts = []
+    for location, errors in details.items():
+        if isinstance(errors, dict):
+            parts.extend(f"{name}: {text(problems)}" for name, problems in errors.items())
+        else:
+            parts.append(f"{location}: {text(errors)}")
+    return "; ".join(parts)
+
+
+_STATUS_BY_FAILURE = [
+    (NotFound, 404, "not_found"),
+    (Conflict, 409, "conflict"),
+    (Invalid, 400, "bad_request"),
+    (NotConnected, 409, "not_connected"),
+    (CallTimeout, 504, "charge_point_timeout"),
+    (CallErrorReceived, 502, "charge_point_error"),
+    (InvalidCallResult, 502, "charge_point_invalid_reply"),
+]
+
+
+def _failure_details(failure: Exception) -> dict:
+    if isinstance(failure, ServiceError):
+        return failure.details
+    if isinstance(failure, CallErrorReceived):
+        return {"errorCode": failure.error_code, "errorDescription": failure.error_description,
+                "errorDetails": failure.error_details}
+    if isinstance(failure, InvalidCallResult):
+        return {"violation": failure.violation.description}
+    if isinstance(failure, CallTimeout):
+        return {"timeoutSeconds": failure.timeout}
+    return {}
+
+
+def init_app(app: Flask) -> None:
+    def handle_failure(failure: Exception):
+        for failure_class, status, name in _STATUS_BY_FAILURE:
+            if isinstance(failure, failure_class):
+                return error_body(name, str(failure), _failure_details(failure)), status
+        raise failure
+
+    app.register_error_handler(ServiceError, handle_failure)
+    app.register_error_handler(CommandFailed, handle_failure)
