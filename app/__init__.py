@@ -7,7 +7,7 @@ from flask import Flask, abort, request
 
 from app import api, database, errors, log_setup
 from app.extensions import db, migrate, sock
-from app.ocpp import schemas
+from app.ocpp import schemas as ocpp_schemas  # not "schemas": app.schemas, the API's, would shadow it
 from app.services import connections
 from config import Config, load_config_or_exit
 
@@ -29,7 +29,7 @@ def create_app(config: Config | None = None) -> Flask:
     sock.init_app(app)
     database.init_app(app)
     connections.init_app(app)
-    schemas.warm_up()
+    ocpp_schemas.warm_up()
 
     from app.ocpp import handlers  # noqa: F401  (registers the OCPP handlers)
     from app.ocpp.websocket import bp as ocpp_bp
