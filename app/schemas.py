@@ -183,11 +183,13 @@ class CommandResultSchema(CamelCaseSchema):
     action = fields.String()
     charge_point_id = fields.String()
     transaction_id = fields.Integer(metadata={"description": "remote-stop: the transaction asked to stop"})
-    result = fields.Dict(metadata={"description": "generic: the CALLRESULT payload"})
+    result = fields.Dict(allow_none=True, metadata={"description": "generic: the CALLRESULT payload"})
 
     @post_dump(pass_original=True)
     def add_reply(self, data, outcome, **_):
-        return {**outcome.reply, **data}
+        # transactionId and result belong to remote-stop and generic only
+        ours = {key: value for key, value in data.items() if value is not None or key not in ("transactionId", "result")}
+        return {**outcome.reply, **ours}
 
 
 class MessageSchema(CamelCaseSchema):

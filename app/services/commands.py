@@ -4,7 +4,7 @@ Each command is validated against its OCPP 1.6 schema before it is sent, sent th
 registry, and logged with its outcome. A charge point that answers (even Rejected) gives an outcome;
 one that is not connected, does not answer or answers with a CALLERROR raises session.CommandFailed.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ocpp.exceptions import OCPPError
 from ocpp.v16.enums import Action
@@ -27,8 +27,8 @@ class CommandOutcome:
     success: bool
     message: str
     reply: dict
-    transaction_id: int | None = None
-    result: dict = field(default_factory=dict)
+    transaction_id: int | None = None  # remote-stop: the transaction asked to stop
+    result: dict | None = None         # generic: the CALLRESULT payload
 
 
 def send(charge_point_id: str, action: str, payload: dict) -> CommandOutcome:

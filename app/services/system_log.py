@@ -12,7 +12,7 @@ INFO, WARNING, ERROR = "INFO", "WARNING", "ERROR"
 LEVELS = (INFO, WARNING, ERROR)
 _MAX_TEXT = 2000
 
-logger = logging.getLogger("ocpp.events")
+logger = logging.getLogger("app.events")
 
 
 def record(level: str, event: str, message: str, charge_point_id: str | None = None,
