@@ -3,9 +3,16 @@
 OCPP_HOST:OCPP_WEBSOCKET_PORT serves the charge points and OCPP_HOST:OCPP_API_PORT the HTTP API;
 where PORT is set (Heroku, App Platform) both are served on 0.0.0.0:$PORT.
 """
+import sys
+
 from config import load_config_or_exit
 
 settings = load_config_or_exit()
+
+if settings.WEB_CONCURRENCY > 1 and not settings.REDIS_URL:
+    # Each worker would hold its own charge points, and a command reaching another worker would be lost.
+    sys.exit(f"configuration error: WEB_CONCURRENCY={settings.WEB_CONCURRENCY} needs REDIS_URL: without Redis, "
+             "one worker process serves all charge points")
 
 wsgi_app = "wsgi:app"
 worker_class = "gevent"
@@ -23,3 +30,9 @@ else:
 loglevel = settings.LOG_LEVEL.lower()
 graceful_timeout = 30
 keepalive = 5
+
+
+def post_worker_init(worker):
+    """The worker's background greenlets: the Redis relay, or the periodic jobs without Redis."""
+    from app.runtime import start_background
+    start_background(worker.wsgi)

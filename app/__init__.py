@@ -5,7 +5,7 @@ from pathlib import Path
 
 from flask import Flask, abort, request
 
-from app import api, database, errors, log_setup
+from app import api, cli, database, errors, log_setup
 from app.extensions import db, migrate, sock
 from app.ocpp import schemas as ocpp_schemas  # not "schemas": app.schemas, the API's, would shadow it
 from app.services import connections
@@ -36,6 +36,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(ocpp_bp)
     api.init_app(app)
     errors.init_app(app)
+    cli.init_app(app)
     _serve_each_port_its_own(app)
     return app
 

@@ -15,7 +15,7 @@ from webargs import core
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
-from app.ocpp.session import CallErrorReceived, CallTimeout, CommandFailed, InvalidCallResult, NotConnected
+from app.ocpp.failures import CallErrorReceived, CallTimeout, CommandFailed, InvalidCallResult, NotConnected
 from app.services.errors import Conflict, Invalid, NotFound, ServiceError
 
 logger = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def _failure_details(failure: Exception) -> dict:
         return {"errorCode": failure.error_code, "errorDescription": failure.error_description,
                 "errorDetails": failure.error_details}
     if isinstance(failure, InvalidCallResult):
-        return {"violation": failure.violation.description}
+        return {"violation": failure.violation}
     if isinstance(failure, CallTimeout):
         return {"timeoutSeconds": failure.timeout}
     return {}

@@ -145,6 +145,8 @@ class Transaction(Timestamped, db.Model):
     # administrator, the offline monitor, a newer transaction on the connector). A StopTransaction
     # arriving later corrects a transaction the central system closed.
     stopped_by: Mapped[str | None] = mapped_column(String(16))
+    # When the offline monitor found it running while its charge point was offline.
+    offline_flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def is_complete(self) -> bool:

@@ -150,6 +150,8 @@ class TransactionSchema(CamelCaseSchema):
     stop_id_tag = fields.String(allow_none=True)
     stopped_by = fields.String(allow_none=True, metadata={"description": "ChargePoint or CentralSystem"})
     reservation_id = fields.Integer(allow_none=True)
+    offline_flagged_at = Timestamp(metadata={
+        "description": "When it was found running while its charge point was offline"})
     is_complete = fields.Boolean()
 
 

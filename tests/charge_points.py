@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 
 import websockets
-from ocpp.routing import on
-from ocpp.v16 import ChargePoint, call_result
+from ocpp.routing import after, on
+from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
 
 # What a cooperative charge point answers to each central-system-initiated action (call_result fields).
@@ -47,6 +47,25 @@ class SimulatedChargePoint(ChargePoint):
         self.silent: set[str] = set()                 # actions never answered
         self.delays: dict[str, float] = {}            # per action, seconds to wait before answering
         self.call_received = asyncio.Event()
+        self.transactions: dict[int, int] = {}        # connector id -> running transaction id
+        self.meter_wh = 0                             # the energy register, as a meter would count it
+
+    async def start_transaction(self, connector_id: int = 1, id_tag: str = "SIMULATED", meter_start: int = 0):
+        self.meter_wh = meter_start
+        started = await self.call(call.StartTransaction(connector_id=connector_id, id_tag=id_tag,
+                                                        meter_start=meter_start, timestamp=timestamp()))
+        self.transactions[connector_id] = started.transaction_id
+        return started.transaction_id
+
+    @after(Action.trigger_message)
+    async def send_triggered_message(self, requested_message, connector_id=None, **_):
+        """As a charge point does after accepting TriggerMessage(MeterValues): send them."""
+        if requested_message == "MeterValues" and connector_id in self.transactions \
+                and self.replies.get(Action.trigger_message, {}).get("status", "Accepted") == "Accepted":
+            await self.call(call.MeterValues(
+                connector_id=connector_id, transaction_id=self.transactions[connector_id],
+                meter_value=[{"timestamp": timestamp(), "sampledValue": [{"value": str(self.meter_wh),
+                                                                          "context": "Trigger"}]}]))
 
     async def wait_for_call(self, action: str, timeout: float = 10) -> dict:
         """The payload of the first CALL of `action` the central system sent, waiting for it."""

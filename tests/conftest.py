@@ -12,6 +12,7 @@ BACKENDS = ["sqlite", "postgres"]
 def running_server(backend: str, tmp_path_factory, **settings):
     """A server with `settings` on a fresh database of `backend`, stopped and dropped afterwards."""
     require_backend(backend)
+    settings.setdefault("BACKGROUND_JOBS", "false")
     directory = tmp_path_factory.mktemp(f"server-{backend}")
     database = ScratchDatabase(backend, directory)
     server = None

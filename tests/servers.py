@@ -1,5 +1,7 @@
 """Real servers for the tests: gunicorn with the gevent worker, started as `make run` starts it, on free
 ports, each on a database of its own (a SQLite file, or a PostgreSQL database made for it)."""
+import asyncio
+import itertools
 import os
 import socket
 import subprocess
@@ -11,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from redis import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -18,6 +22,9 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 POSTGRES_REQUIRED = os.environ.get("OCPP_TEST_REQUIRE_POSTGRES") == "1"
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+REDIS_REQUIRED = os.environ.get("OCPP_TEST_REQUIRE_REDIS") == "1"
+_redis_databases = itertools.cycle(range(1, 16))
 
 
 def free_port() -> int:
@@ -103,6 +110,29 @@ def require_backend(kind: str) -> None:
         pytest.skip(message)
 
 
+def redis_available() -> bool:
+    try:
+        return Redis.from_url(REDIS_URL, socket_timeout=2).ping()
+    except RedisError:
+        return False
+
+
+def require_redis() -> None:
+    if not redis_available():
+        message = f"Redis is not reachable at {REDIS_URL}"
+        if REDIS_REQUIRED:
+            pytest.fail(message + " (OCPP_TEST_REQUIRE_REDIS=1)")
+        pytest.skip(message)
+
+
+def fresh_redis_url() -> str:
+    """A Redis database (1 to 15, in turn) emptied for one server; database 0 is left alone."""
+    require_redis()
+    url = f"{REDIS_URL}/{next(_redis_databases)}"
+    Redis.from_url(url).flushdb()
+    return url
+
+
 def server_environment(database_url: str, **overrides) -> dict:
     environment = {key: value for key, value in os.environ.items()
                    if not key.startswith(("OCPP_", "DB_", "REDIS_", "API_", "BACKUP_"))
@@ -154,6 +184,7 @@ def start_server(database: ScratchDatabase, directory: Path, **settings) -> Runn
     """Migrate the database, then start gunicorn exactly as `make run` does (gunicorn.conf.py)."""
     websocket_port = int(settings.pop("OCPP_WEBSOCKET_PORT", 0)) or free_port()
     api_port = int(settings.pop("OCPP_API_PORT", 0)) or free_port()
+    settings.setdefault("BACKUP_DIR", directory / "backups")
     environment = server_environment(database.url, OCPP_WEBSOCKET_PORT=websocket_port,
                                      OCPP_API_PORT=api_port, **settings)
     migrate(environment)
@@ -169,3 +200,19 @@ def start_server(database: ScratchDatabase, directory: Path, **settings) -> Runn
         server.stop()
         raise RuntimeError(f"{error}\n--- server log ---\n{server.log()}") from None
     return server
+
+
+async def run_worker(server: RunningServer, *jobs: str) -> str:
+    """Enqueue the jobs (dotted function paths) and run `python worker.py --burst` against the server's
+    database and Redis; the worker's output. Asynchronous, so that charge points keep answering."""
+    from rq import Queue
+    from app.tasks.schedule import QUEUE
+    queue = Queue(QUEUE, connection=Redis.from_url(server.environment["REDIS_URL"]))
+    for job in jobs:
+        queue.enqueue(job)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "worker.py", "--burst", cwd=ROOT, env=server.environment,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    output, _ = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, output.decode()
+    return output.decode()

@@ -15,6 +15,7 @@ from ocpp.exceptions import OCPPError
 from simple_websocket import ConnectionClosed
 
 from app.ocpp import protocol, schemas
+from app.ocpp.failures import CallErrorReceived, CallTimeout, InvalidCallResult, NotConnected
 from app.ocpp.protocol import Call, CallError, CallResult, FrameRejected
 from app.ocpp.router import CallDispatcher
 from app.timeutil import utcnow
@@ -25,40 +26,6 @@ logger = logging.getLogger(__name__)
 NORMAL_CLOSURE = 1000
 GOING_AWAY = 1001
 PROTOCOL_ERROR = 1002
-
-
-class CommandFailed(Exception):
-    """A CALL to a charge point that did not get a CALLRESULT."""
-
-
-class NotConnected(CommandFailed):
-    def __init__(self, charge_point_id: str):
-        super().__init__(f"charge point {charge_point_id} is not connected")
-        self.charge_point_id = charge_point_id
-
-
-class CallTimeout(CommandFailed):
-    def __init__(self, charge_point_id: str, action: str, timeout: float):
-        super().__init__(f"charge point {charge_point_id} did not answer {action} within {timeout:g} s")
-        self.timeout = timeout
-
-
-class CallErrorReceived(CommandFailed):
-    """The charge point answered with a CALLERROR."""
-
-    def __init__(self, error: CallError):
-        super().__init__(f"{error.error_code}: {error.error_description}")
-        self.error_code = error.error_code
-        self.error_description = error.error_description
-        self.error_details = error.error_details
-
-
-class InvalidCallResult(CommandFailed):
-    """The charge point's CALLRESULT breaks the response schema (strict mode)."""
-
-    def __init__(self, action: str, violation: OCPPError):
-        super().__init__(f"the CALLRESULT to {action} breaks its schema: {violation.description}")
-        self.violation = violation
 
 
 @dataclass
@@ -93,6 +60,7 @@ class ChargePointSession:
                  connected_at: datetime, last_seen_every: float = 30.0, on_seen=None):
         self.charge_point_id = charge_point_id
         self.connected_at = connected_at
+        self.token = uuid.uuid4().hex  # names this connection in the registry, apart from a newer one
         self.close_reason = "connection closed by the charge point"
         self._ws = websocket
         self._ws.sock = _WholeWrites(websocket.sock)
@@ -148,13 +116,14 @@ class ChargePointSession:
             self._dispatcher.dropped(text, f"reply {message.unique_id!r} matches no CALL awaiting an answer")
             return
         if isinstance(message, CallError):
-            pending.result.set_exception(CallErrorReceived(message))
+            pending.result.set_exception(CallErrorReceived(message.error_code, message.error_description,
+                                                           message.error_details))
             return
         try:
             payload, _ = schemas.check(schemas.response_schema(pending.action), message.payload,
                                        self._dispatcher.lenient)
         except OCPPError as violation:
-            pending.result.set_exception(InvalidCallResult(pending.action, violation))
+            pending.result.set_exception(InvalidCallResult(pending.action, violation.description))
             return
         pending.result.set(payload)
 

@@ -61,8 +61,10 @@ def serve_charge_point(ws, charge_point_id: str) -> None:
                            details={"chargePointId": charge_point_id, "remoteAddress": request.remote_addr})
         ws.close(PROTOCOL_ERROR, "subprotocol ocpp1.6 required")
         return
+    # last_seen is written at most twice a heartbeat interval (and at most every 30 s).
+    last_seen_every = min(30.0, current_app.config["OCPP_HEARTBEAT_INTERVAL"] / 2)
     session = ChargePointSession(charge_point_id, ws, CallDispatcher(charge_point_id, g.lenient), g.connected_at,
-                                 on_seen=_record_seen)
+                                 last_seen_every=last_seen_every, on_seen=_record_seen)
     registry = connections()
     registry.attach(session)
     g.served = True

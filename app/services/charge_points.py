@@ -4,7 +4,7 @@ from datetime import datetime
 
 from flask import current_app
 from ocpp.v16.enums import RegistrationStatus
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from app.database import insert
 from app.extensions import db
@@ -52,7 +52,8 @@ def record_disconnected(charge_point_id: str, connected_at: datetime, at: dateti
     """
     result = db.session.execute(
         update(ChargePoint)
-        .where(ChargePoint.id == charge_point_id, ChargePoint.connected_at == connected_at)
+        .where(ChargePoint.id == charge_point_id, ChargePoint.connected_at == connected_at,
+               or_(ChargePoint.disconnected_at.is_(None), ChargePoint.disconnected_at < connected_at))
         .values(disconnected_at=at, updated_at=at))
     db.session.commit()
     if result.rowcount:
@@ -111,9 +112,9 @@ def describe(charge_point: ChargePoint, is_connected: bool, station_status: str 
 def listing(limit: int, offset: int) -> list[dict]:
     """Charge points by id, each with whether it is connected now and its connector 0 status."""
     charge_points = db.session.scalars(select(ChargePoint).order_by(ChargePoint.id).limit(limit).offset(offset)).all()
-    statuses = connectors.station_statuses([charge_point.id for charge_point in charge_points])
-    registry = connections()
-    return [describe(charge_point, registry.is_connected(charge_point.id), statuses.get(charge_point.id))
+    ids = [charge_point.id for charge_point in charge_points]
+    statuses, connected = connectors.station_statuses(ids), connections().connected_among(ids)
+    return [describe(charge_point, charge_point.id in connected, statuses.get(charge_point.id))
             for charge_point in charge_points]
 
 
@@ -124,3 +125,13 @@ def details(charge_point_id: str) -> dict:
     station_status = next((c["status"] for c in connector_states if c["connector_id"] == 0), None)
     return {**describe(charge_point, connections().is_connected(charge_point_id), station_status),
             "connectors": connector_states}
+
+
+def silent(now: datetime, grace: float, default_interval: int) -> list[ChargePoint]:
+    """Charge points recorded as connected but silent for more than grace x their heartbeat interval."""
+    recorded_connected = db.session.scalars(select(ChargePoint).where(
+        ChargePoint.connected_at.is_not(None),
+        or_(ChargePoint.disconnected_at.is_(None), ChargePoint.disconnected_at < ChargePoint.connected_at)))
+    return [charge_point for charge_point in recorded_connected
+            if (now - (charge_point.last_seen or charge_point.connected_at)).total_seconds()
+            > grace * (charge_point.heartbeat_interval or default_interval)]

@@ -6,14 +6,14 @@ retried StopTransaction or MeterValues adds nothing, and a StopTransaction that 
 central system closed the transaction corrects it with the charge point's values.
 """
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ocpp.v16.enums import AuthorizationStatus
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import MeterValue, Transaction
+from app.models import ChargePoint, MeterValue, Transaction
 from app.services import authorization, meter_values, system_log
 from app.services.authorization import IdTagVerdict
 from app.services.errors import Conflict, NotFound
@@ -271,3 +271,40 @@ def close_by_administrator(transaction_id: int, reason: str, requested_by: str,
                        details={"transactionId": transaction_id, "requestedBy": requested_by, "reason": reason,
                                 "meterStop": transaction.meter_stop})
     return describe(transaction, energy_wh)
+
+
+def running_connectors() -> list[tuple[str, int]]:
+    """(charge point id, connector id) of every running transaction."""
+    return list(db.session.execute(select(Transaction.charge_point_id, Transaction.connector_id)
+                                   .where(Transaction.stop_timestamp.is_(None))).tuples())
+
+
+def running_while_offline(now: datetime, offline_for: float) -> list[tuple[Transaction, datetime]]:
+    """Running transactions whose charge point has been offline for at least `offline_for` seconds,
+    with the moment it went offline."""
+    went_offline = ChargePoint.disconnected_at
+    rows = db.session.execute(
+        select(Transaction, went_offline).join(ChargePoint, ChargePoint.id == Transaction.charge_point_id)
+        .where(Transaction.stop_timestamp.is_(None), went_offline.is_not(None),
+               or_(ChargePoint.connected_at.is_(None), went_offline >= ChargePoint.connected_at),
+               went_offline <= now - timedelta(seconds=offline_for)))
+    return list(rows.tuples())
+
+
+def flag_offline(transaction: Transaction, now: datetime) -> bool:
+    """Flag the transaction as running while offline; False when it already was (or has stopped)."""
+    result = db.session.execute(update(Transaction).where(
+        Transaction.id == transaction.id, Transaction.offline_flagged_at.is_(None),
+        Transaction.stop_timestamp.is_(None)).values(offline_flagged_at=now))
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def close_offline(transaction: Transaction, offline_since: datetime, reason: str) -> bool:
+    """Close a transaction at the moment its charge point went offline (after nothing is known) and at
+    its last known meter reading; False when something else closed it first."""
+    closed = close_by_central_system(transaction, max(offline_since, transaction.start_timestamp), reason)
+    db.session.commit()
+    if closed:
+        db.session.refresh(transaction)
+    return closed

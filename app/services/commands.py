@@ -11,7 +11,7 @@ from ocpp.v16.enums import Action
 
 from app.extensions import db
 from app.ocpp import schemas
-from app.ocpp.session import CommandFailed
+from app.ocpp.failures import CommandFailed
 from app.services import charge_points, charging, system_log
 from app.services.connections import connections
 from app.services.errors import Invalid, NotFound

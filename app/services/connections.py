@@ -1,12 +1,18 @@
-"""Which charge points are connected to this process, and the way to send them CALLs.
+"""Which charge points are connected, and the way to send them CALLs, whichever process holds them.
 
-The API and the jobs reach charge points only through here: connections.call(id, action, payload).
+The API and the jobs reach charge points only through here: connections().call(id, action, payload).
+Sessions of this process are held here; with REDIS_URL, the relay records them in Redis and carries
+CALLs to and from the other processes (app/services/relay.py).
 """
 import logging
 
+import gevent
 from flask import Flask, current_app
+from redis import Redis
 
-from app.ocpp.session import ChargePointSession, NotConnected
+from app.ocpp.failures import CommandFailed, NotConnected
+from app.ocpp.session import ChargePointSession
+from app.services.relay import RedisRelay
 
 logger = logging.getLogger(__name__)
 
@@ -14,44 +20,101 @@ REPLACED = "replaced by a newer connection of the same charge point"
 
 
 class Connections:
-    def __init__(self):
+    def __init__(self, relay: RedisRelay | None = None, default_timeout: float = 30.0):
         self._sessions: dict[str, ChargePointSession] = {}
+        self.relay = relay
+        self.default_timeout = default_timeout
+
+    # --- the sessions of this process ---
 
     def attach(self, session: ChargePointSession) -> None:
-        """Make `session` the charge point's connection, closing the one it replaces."""
+        """Make `session` the charge point's connection, closing the one it replaces (in any process)."""
         previous = self._sessions.get(session.charge_point_id)
         self._sessions[session.charge_point_id] = session
         if previous is not None and previous is not session:
             logger.info("%s: %s", session.charge_point_id, REPLACED)
             previous.close(reason=REPLACED)
+        if self.relay is not None:
+            self.relay.claim(session.charge_point_id, session.token)
 
     def detach(self, session: ChargePointSession) -> bool:
         """Forget `session`; False when a newer connection had already replaced it (nothing to forget)."""
         if self._sessions.get(session.charge_point_id) is not session:
             return False
         del self._sessions[session.charge_point_id]
+        if self.relay is not None:
+            self.relay.release(session.charge_point_id, session.token)
         return True
 
-    def session(self, charge_point_id: str) -> ChargePointSession | None:
-        return self._sessions.get(charge_point_id)
+    def call_local(self, charge_point_id: str, action: str, payload: dict, timeout: float) -> dict:
+        session = self._sessions.get(charge_point_id)
+        if session is None:
+            raise NotConnected(charge_point_id)
+        return session.call(action, payload, timeout)
+
+    def close_local(self, charge_point_id: str, reason: str, token: str | None = None) -> bool:
+        session = self._sessions.get(charge_point_id)
+        if session is None or (token is not None and session.token != token):
+            return False
+        session.close(reason=reason)
+        return True
+
+    def local_ids(self) -> set[str]:
+        return set(self._sessions)
+
+    # --- every process ---
 
     def is_connected(self, charge_point_id: str) -> bool:
-        return charge_point_id in self._sessions
+        return bool(self.connected_among([charge_point_id]))
+
+    def connected_among(self, charge_point_ids: list[str]) -> set[str]:
+        local = {charge_point_id for charge_point_id in charge_point_ids if charge_point_id in self._sessions}
+        if self.relay is None:
+            return local
+        return local | set(self.relay.holders([i for i in charge_point_ids if i not in local]))
 
     def connected_ids(self) -> set[str]:
-        return set(self._sessions)
+        if self.relay is None:
+            return set(self._sessions)
+        return set(self._sessions) | self.relay.connected_ids()
 
     def call(self, charge_point_id: str, action: str, payload: dict, timeout: float | None = None) -> dict:
         """Send a CALL to a connected charge point and return its CALLRESULT payload.
 
-        Raises NotConnected, CallTimeout, CallErrorReceived or InvalidCallResult (session.CommandFailed).
+        Raises NotConnected, CallTimeout, CallErrorReceived or InvalidCallResult (failures.CommandFailed).
         """
-        session = self._sessions.get(charge_point_id)
-        if session is None:
-            raise NotConnected(charge_point_id)
-        if timeout is None:
-            timeout = current_app.config["OCPP_COMMAND_TIMEOUT"]
-        return session.call(action, payload, timeout)
+        result = self.call_many([(charge_point_id, action, payload)], timeout)[0]
+        if isinstance(result, CommandFailed):
+            raise result
+        return result
+
+    def call_many(self, calls: list[tuple[str, str, dict]], timeout: float | None = None
+                  ) -> list[dict | CommandFailed]:
+        """Send CALLs side by side; each result is a CALLRESULT payload or the CommandFailed it came to."""
+        timeout = self.default_timeout if timeout is None else timeout
+        results: list = [None] * len(calls)
+        local, remote = [], []
+        for index, call in enumerate(calls):
+            (local if call[0] in self._sessions or self.relay is None else remote).append(index)
+        greenlets = {index: gevent.spawn(self._call_here, *calls[index], timeout) for index in local}
+        if remote:
+            for index, result in zip(remote, self.relay.call_many([calls[index] for index in remote], timeout)):
+                results[index] = result
+        for index, greenlet in greenlets.items():
+            results[index] = greenlet.get()
+        return results
+
+    def _call_here(self, charge_point_id, action, payload, timeout) -> dict | CommandFailed:
+        try:
+            return self.call_local(charge_point_id, action, payload, timeout)
+        except CommandFailed as failure:
+            return failure
+
+    def disconnect(self, charge_point_id: str, reason: str) -> bool:
+        """Close the charge point's connection wherever it is held; False when it is not connected."""
+        if self.close_local(charge_point_id, reason):
+            return True
+        return self.relay is not None and self.relay.close(charge_point_id, reason)
 
     def close_all(self, code: int, reason: str) -> None:
         for session in list(self._sessions.values()):
@@ -59,7 +122,20 @@ class Connections:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["ocpp_connections"] = Connections()
+    relay = None
+    if app.config["REDIS_URL"]:
+        relay = RedisRelay(redis_client(app), app.config["CONNECTION_REGISTRY_TTL"])
+    app.extensions["ocpp_connections"] = Connections(relay, app.config["OCPP_COMMAND_TIMEOUT"])
+
+
+def redis_client(app: Flask) -> Redis:
+    """The app's Redis client (REDIS_URL), made once."""
+    if "redis" not in app.extensions:
+        options = {"health_check_interval": 30}
+        if app.config["REDIS_URL"].startswith("rediss://") and not app.config["REDIS_TLS_VERIFY"]:
+            options["ssl_cert_reqs"] = "none"  # Heroku Redis presents a self-signed certificate
+        app.extensions["redis"] = Redis.from_url(app.config["REDIS_URL"], **options)
+    return app.extensions["redis"]
 
 
 def connections() -> Connections:

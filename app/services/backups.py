@@ -1,0 +1,111 @@
+"""Consistent database backups in BACKUP_DIR, and restoring one.
+
+SQLite: the online backup API, safe while the server writes. PostgreSQL: pg_dump's custom format,
+restored with pg_restore. A backup is written under a temporary name and renamed when complete, so no
+half-written file ever has a backup's name; the newest BACKUP_KEEP are kept.
+"""
+import os
+import sqlite3
+import subprocess
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy.engine import make_url
+
+from app.timeutil import utcnow
+
+PREFIX = "ocpp-backup-"
+SUFFIX = {"sqlite": ".sqlite3", "postgres": ".pgdump"}
+
+
+class BackupError(RuntimeError):
+    """A backup or restore that could not be made (the message says why)."""
+
+
+def directory() -> Path:
+    return Path(current_app.config["BACKUP_DIR"]).expanduser().resolve()
+
+
+def make_backup(now: datetime | None = None) -> tuple[Path, list[Path]]:
+    """Write a backup; the path written and the old backups removed."""
+    config, now = current_app.config, now or utcnow()
+    folder = directory()
+    folder.mkdir(parents=True, exist_ok=True)
+    kind = config["DATABASE_KIND"]
+    final = folder / f"{PREFIX}{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}Z{SUFFIX[kind]}"
+    partial = folder / f".{final.name}.{uuid.uuid4().hex}.partial"
+    try:
+        if kind == "sqlite":
+            _copy_sqlite(config["SQLALCHEMY_DATABASE_URI"], partial)
+        else:
+            _run(["pg_dump", "--format=custom", "--no-owner", f"--file={partial}",
+                  f"--dbname={libpq_url(config['SQLALCHEMY_DATABASE_URI'])}"], "pg_dump")
+        os.replace(partial, final)
+    finally:
+        partial.unlink(missing_ok=True)
+    return final, prune(folder, config["BACKUP_KEEP"])
+
+
+def backups(folder: Path | None = None) -> list[Path]:
+    """The backups, newest first (their names sort by time)."""
+    folder = folder or directory()
+    return sorted((path for path in folder.glob(f"{PREFIX}*") if path.suffix in SUFFIX.values()), reverse=True)
+
+
+def prune(folder: Path, keep: int) -> list[Path]:
+    removed = []
+    for path in backups(folder)[keep:]:
+        try:
+            path.unlink()
+            removed.append(path)
+        except FileNotFoundError:
+            pass  # another run removed it first
+    return removed
+
+
+def restore(path: Path) -> None:
+    """Replace the database's contents with the backup's."""
+    config = current_app.config
+    if not path.is_file():
+        raise BackupError(f"{path} is not a file")
+    if config["DATABASE_KIND"] == "sqlite":
+        if path.suffix != SUFFIX["sqlite"]:
+            raise BackupError(f"{path.name} is not a SQLite backup ({SUFFIX['sqlite']})")
+        _copy_sqlite(f"sqlite:///{path}", _sqlite_path(config["SQLALCHEMY_DATABASE_URI"]))
+    else:
+        if path.suffix != SUFFIX["postgres"]:
+            raise BackupError(f"{path.name} is not a PostgreSQL backup ({SUFFIX['postgres']})")
+        _run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction",
+              f"--dbname={libpq_url(config['SQLALCHEMY_DATABASE_URI'])}", str(path)], "pg_restore")
+
+
+def _sqlite_path(uri: str) -> Path:
+    return Path(make_url(uri).database)
+
+
+def _copy_sqlite(source_uri: str, target: Path) -> None:
+    source = sqlite3.connect(_sqlite_path(source_uri) if source_uri.startswith("sqlite") else source_uri)
+    destination = sqlite3.connect(target)
+    try:
+        # Page by page, yielding between steps: under gevent the server keeps answering meanwhile.
+        source.backup(destination, pages=256, progress=lambda *_: time.sleep(0))
+    finally:
+        destination.close()
+        source.close()
+
+
+def libpq_url(uri: str) -> str:
+    """The SQLAlchemy URL as pg_dump and pg_restore read it (no +psycopg2)."""
+    return make_url(uri).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _run(command: list[str], name: str) -> None:
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=3600)
+    except FileNotFoundError:
+        raise BackupError(f"{name} is not installed (PostgreSQL client tools are needed)") from None
+    if result.returncode != 0:
+        raise BackupError(f"{name} failed: {result.stderr.strip()[-500:]}")

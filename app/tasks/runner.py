@@ -1,0 +1,34 @@
+"""The two ways to run the periodic jobs of schedule.py: RQ's cron scheduler (with Redis), or
+greenlets in the server process (without)."""
+import gevent
+from flask import Flask
+from rq.cron import CronScheduler
+
+from app.services import system_log
+from app.tasks.schedule import PERIODIC_JOBS
+
+
+def register_cron_jobs(scheduler: CronScheduler, config) -> None:
+    for periodic in PERIODIC_JOBS:
+        scheduler.register(periodic.function, periodic.queue, interval=max(1, round(config[periodic.interval_setting])),
+                           job_timeout=periodic.timeout)
+
+
+def start_in_process(app: Flask) -> list[gevent.Greenlet]:
+    """Run each periodic job now and then every interval, in this (gevent) process."""
+    return [gevent.spawn(_every, app, periodic) for periodic in PERIODIC_JOBS]
+
+
+def _every(app: Flask, periodic) -> None:
+    interval = app.config[periodic.interval_setting]
+    while True:
+        with app.app_context():
+            try:
+                with gevent.Timeout(periodic.timeout):
+                    periodic.function()
+            except gevent.Timeout:
+                system_log.error("job_failed", f"{periodic.function.__name__} took longer than {periodic.timeout} s "
+                                 "and was stopped", details={"job": periodic.function.__name__})
+            except Exception:
+                pass  # in the system log already (app.tasks.job); the next run still happens
+        gevent.sleep(interval)
