@@ -33,6 +33,7 @@ keepalive = 5
 
 
 def post_worker_init(worker):
-    """The worker's background greenlets: the Redis relay, or the periodic jobs without Redis."""
+    """The worker's background greenlets: the Redis relay, or the periodic jobs without Redis; and the
+    graceful shutdown on SIGTERM (WebSockets closed with 1001 after commands in flight are answered)."""
     from app.runtime import start_background
-    start_background(worker.wsgi)
+    start_background(worker.wsgi, worker)

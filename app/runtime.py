@@ -1,14 +1,49 @@
-"""What a server process runs besides answering requests: the Redis relay's inbox and registry, and
-(without Redis) the periodic jobs. Started by gunicorn's post_worker_init hook, never by create_app,
-so that `flask` commands and tests that build the app start nothing."""
+"""What a server process runs besides answering requests: the Redis relay's inbox and registry, the
+periodic jobs (without Redis), and the graceful shutdown. Started by gunicorn's post_worker_init hook,
+never by create_app, so that `flask` commands and tests that build the app start nothing."""
+import logging
+import time
+
+import gevent
 from flask import Flask
 
+from app.ocpp.session import GOING_AWAY
 from app.tasks import runner
 
+logger = logging.getLogger(__name__)
 
-def start_background(app: Flask) -> None:
+SHUTDOWN_REASON = "the central system is shutting down"
+
+
+def start_background(app: Flask, worker=None) -> None:
     registry = app.extensions["ocpp_connections"]
     if registry.relay is not None:
         registry.relay.serve(registry)
     elif app.config["BACKGROUND_JOBS"]:
         runner.start_in_process(app)
+    if worker is not None:
+        gevent.spawn(_shut_down_when_stopped, app, worker)
+
+
+def _shut_down_when_stopped(app: Flask, worker) -> None:
+    # gunicorn's SIGTERM handler only clears worker.alive; the worker then waits (graceful_timeout) for
+    # its requests, which for a WebSocket never end on their own.
+    while worker.alive:
+        gevent.sleep(0.2)
+    shut_down(app, drain_seconds=min(app.config["OCPP_COMMAND_TIMEOUT"], worker.cfg.graceful_timeout / 2))
+
+
+def shut_down(app: Flask, drain_seconds: float) -> None:
+    """Let commands in flight get their answers, then close every WebSocket with 1001 (going away) so
+    that charge points reconnect elsewhere; each session records its disconnection as it ends."""
+    registry = app.extensions["ocpp_connections"]
+    logger.info("shutting down: %d charge point connections", len(registry.local_ids()))
+    deadline = time.monotonic() + drain_seconds
+    while registry.busy() and time.monotonic() < deadline:
+        gevent.sleep(0.05)
+    registry.close_all(GOING_AWAY, SHUTDOWN_REASON)
+    deadline = time.monotonic() + 5
+    while registry.local_ids() and time.monotonic() < deadline:
+        gevent.sleep(0.05)
+    if registry.relay is not None:
+        registry.relay.leave()

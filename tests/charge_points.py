@@ -4,7 +4,7 @@ point would, with replies, silences and CALLERRORs a test can choose."""
 import asyncio
 import json
 import uuid
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime, timedelta, timezone
 
 import websockets
@@ -109,9 +109,10 @@ def timestamp(offset_seconds: float = 0) -> str:
 
 @asynccontextmanager
 async def connected(server, charge_point_id: str | None = None, path: str = "", **options):
-    """A simulated charge point connected to `server` (its receive loop running) for the block."""
+    """A simulated charge point connected to `server` (a RunningServer, or its ws:// URL) for the block."""
     charge_point_id = charge_point_id or new_id()
-    async with websockets.connect(f"{server.ws_url}/{path}{charge_point_id}", subprotocols=["ocpp1.6"],
+    url = server if isinstance(server, str) else server.ws_url
+    async with websockets.connect(f"{url}/{path}{charge_point_id}", subprotocols=["ocpp1.6"],
                                   **options) as connection:
         charge_point = SimulatedChargePoint(charge_point_id, connection, response_timeout=10)
         task = asyncio.create_task(charge_point.start())
@@ -119,6 +120,13 @@ async def connected(server, charge_point_id: str | None = None, path: str = "", 
             yield charge_point
         finally:
             task.cancel()
+
+
+@asynccontextmanager
+async def fleet(server, count: int):
+    """`count` simulated charge points connected to `server` for the block."""
+    async with AsyncExitStack() as stack:
+        yield [await stack.enter_async_context(connected(server)) for _ in range(count)]
 
 
 class RawConnection:

@@ -151,6 +151,10 @@ class ChargePointSession:
             self._pending = None
             self._call_slot.release()
 
+    @property
+    def busy(self) -> bool:
+        return self._call_slot.locked()
+
     def _fail_pending(self, reason: str) -> None:
         pending = self._pending
         if pending is not None and not pending.result.ready():

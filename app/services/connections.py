@@ -120,6 +120,10 @@ class Connections:
         for session in list(self._sessions.values()):
             session.close(code, reason)
 
+    def busy(self) -> bool:
+        """Whether a CALL to a charge point of this process awaits its answer."""
+        return any(session.busy for session in self._sessions.values())
+
 
 def init_app(app: Flask) -> None:
     relay = None

@@ -173,8 +173,6 @@ class RedisRelay:
         pipeline.expire(request["replyTo"], 60)
         pipeline.execute()
 
-    def leave(self, charge_point_tokens: dict[str, str]) -> None:
-        """On shutdown: this process holds nothing any more."""
-        for charge_point_id, token in charge_point_tokens.items():
-            self.release(charge_point_id, token)
+    def leave(self) -> None:
+        """On shutdown: this process holds nothing any more (its sessions released their entries)."""
         self.redis.delete(NODE.format(self.node_id))
