@@ -217,8 +217,13 @@ class Config:
             # connection waiting on SQLite's busy lock would block the only OS thread.
             return {"pool_size": 1, "max_overflow": 0, "pool_timeout": 30,
                     "connect_args": {"timeout": 10}}
-        return {"pool_size": self.DB_POOL_SIZE, "max_overflow": self.DB_POOL_SIZE,
-                "pool_timeout": 30, "pool_pre_ping": True, "pool_recycle": 1800}
+        # A fixed pool: under gevent a burst of charge points waits its turn for a connection instead of
+        # opening overflow connections that are closed again at once. No pre-ping (a round trip more per
+        # message): a connection found dead invalidates the pool, and the message gets InternalError.
+        # executemany of an UPDATE in pages (psycopg2's execute_batch), not a round trip per row: the
+        # group commit (app/group_commit.py) updates many charge points at once.
+        return {"pool_size": self.DB_POOL_SIZE, "max_overflow": 0, "pool_timeout": 30, "pool_recycle": 1800,
+                "pool_use_lifo": True, "executemany_mode": "values_plus_batch"}
 
     @property
     def sqlite_path(self) -> Path | None:

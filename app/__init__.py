@@ -5,7 +5,7 @@ from pathlib import Path
 
 from flask import Flask, abort, request
 
-from app import api, cli, database, errors, log_setup
+from app import api, cli, database, errors, group_commit, log_setup
 from app.extensions import db, migrate, sock
 from app.ocpp import schemas as ocpp_schemas  # not "schemas": app.schemas, the API's, would shadow it
 from app.services import connections
@@ -28,6 +28,7 @@ def create_app(config: Config | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     sock.init_app(app)
     database.init_app(app)
+    group_commit.init_app(app)
     connections.init_app(app)
     ocpp_schemas.warm_up()
 

@@ -2,6 +2,8 @@
 
 Everything else speaks SQLAlchemy and does not care which database is behind it.
 """
+import functools
+
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,12 +28,21 @@ def init_app(app: Flask) -> None:
         cursor.close()
 
 
-def insert(table):
-    """INSERT for the session's dialect, with on_conflict_do_nothing() / on_conflict_do_update().
+def prepared(build):
+    """A statement built once per dialect by build(dialect_module), then reused.
 
-    Both SQLite and PostgreSQL implement INSERT ... ON CONFLICT with the same SQLAlchemy interface:
-    it makes writes idempotent, so a retried or concurrent message cannot add a row twice.
+    Building a SQLAlchemy statement (and its cache key) costs more than running it on the hot path of
+    a charge point's messages; a statement object built once is compiled once. The dialect module
+    (sqlalchemy.dialects.postgresql or .sqlite) gives INSERT ... ON CONFLICT, which both databases
+    implement with the same interface: it makes writes idempotent, so a retried or concurrent message
+    cannot add a row twice.
     """
-    dialect = db.session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(table)
+    statements = {}
+
+    @functools.wraps(build)
+    def statement():
+        dialect = db.session.get_bind().dialect.name
+        if dialect not in statements:
+            statements[dialect] = build(postgresql if dialect == "postgresql" else sqlite)
+        return statements[dialect]
+    return statement

@@ -4,10 +4,11 @@ from datetime import datetime
 
 from flask import current_app
 from ocpp.v16.enums import RegistrationStatus
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 
-from app.database import insert
+from app.database import prepared
 from app.extensions import db
+from app.group_commit import commit_together
 from app.models import ChargePoint
 from app.services import connectors, system_log
 from app.services.connections import connections
@@ -34,8 +35,7 @@ def get(charge_point_id: str) -> ChargePoint | None:
 
 def record_connected(charge_point_id: str, at: datetime, remote_address: str | None) -> ChargePoint:
     """Create the charge point on its first connection; note when this connection began."""
-    db.session.execute(insert(ChargePoint).values(id=charge_point_id, created_at=at, updated_at=at)
-                       .on_conflict_do_nothing(index_elements=["id"]))
+    db.session.execute(_insert_if_new(), {"id": charge_point_id, "created_at": at, "updated_at": at})
     db.session.execute(update(ChargePoint).where(ChargePoint.id == charge_point_id)
                        .values(connected_at=at, last_seen=at, updated_at=at))
     db.session.commit()
@@ -55,14 +55,26 @@ def record_disconnected(charge_point_id: str, connected_at: datetime, at: dateti
         .where(ChargePoint.id == charge_point_id, ChargePoint.connected_at == connected_at,
                or_(ChargePoint.disconnected_at.is_(None), ChargePoint.disconnected_at < connected_at))
         .values(disconnected_at=at, updated_at=at))
-    db.session.commit()
     if result.rowcount:
-        system_log.info("disconnected", f"disconnected: {reason}", charge_point_id=charge_point_id)
+        system_log.info("disconnected", f"disconnected: {reason}", charge_point_id=charge_point_id)  # commits both
+    else:
+        db.session.commit()
+
+
+@prepared
+def _insert_if_new(dialect):
+    return dialect.insert(ChargePoint.__table__).on_conflict_do_nothing(index_elements=["id"])
+
+
+_charge_points = ChargePoint.__table__
+_SEEN = update(_charge_points).where(_charge_points.c.id == bindparam("charge_point_id")) \
+    .values(last_seen=bindparam("at"))
+_HEARTBEAT = update(_charge_points).where(_charge_points.c.id == bindparam("charge_point_id")) \
+    .values(last_heartbeat=bindparam("at"), last_seen=bindparam("at"))
 
 
 def record_seen(charge_point_id: str, at: datetime) -> None:
-    db.session.execute(update(ChargePoint).where(ChargePoint.id == charge_point_id).values(last_seen=at))
-    db.session.commit()
+    commit_together((_SEEN, {"charge_point_id": charge_point_id, "at": at}))
 
 
 def register_boot(charge_point_id: str, boot: BootInfo, at: datetime) -> ChargePoint:
@@ -82,9 +94,7 @@ def register_boot(charge_point_id: str, boot: BootInfo, at: datetime) -> ChargeP
 
 
 def record_heartbeat(charge_point_id: str, at: datetime) -> None:
-    db.session.execute(update(ChargePoint).where(ChargePoint.id == charge_point_id)
-                       .values(last_heartbeat=at, last_seen=at))
-    db.session.commit()
+    commit_together((_HEARTBEAT, {"charge_point_id": charge_point_id, "at": at}))
 
 
 def validation_mode(charge_point: ChargePoint) -> str:

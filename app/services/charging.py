@@ -9,10 +9,11 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from ocpp.v16.enums import AuthorizationStatus
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
+from app.group_commit import commit_together
 from app.models import ChargePoint, MeterValue, Transaction
 from app.services import authorization, meter_values, system_log
 from app.services.authorization import IdTagVerdict
@@ -164,13 +165,25 @@ def record_meter_values(charge_point_id: str, connector_id: int, meter_value: li
                            f"MeterValues for transaction {transaction_id}, which this charge point never "
                            f"started here; kept without a transaction", charge_point_id=charge_point_id)
         transaction_id = None
-    meter_values.store(charge_point_id, connector_id, transaction_id, meter_value)
-    db.session.commit()
+    commit_together(*meter_values.insertions(charge_point_id, connector_id, transaction_id, meter_value))
+
+
+_OWNER = select(Transaction.__table__.c.charge_point_id).where(Transaction.__table__.c.id == bindparam("id"))
+# transactionId -> its charge point, for the ones seen: a transaction never changes hands, and every
+# MeterValues of a running transaction would otherwise ask the database again.
+_owners: dict[int, str] = {}
+_OWNERS_KEPT = 100_000
 
 
 def _is_transaction_of(charge_point_id: str, transaction_id: int) -> bool:
-    transaction = db.session.get(Transaction, transaction_id)
-    return transaction is not None and transaction.charge_point_id == charge_point_id
+    owner = _owners.get(transaction_id)
+    if owner is None:
+        owner = db.session.scalar(_OWNER, {"id": transaction_id})
+        if owner is not None:
+            if len(_owners) >= _OWNERS_KEPT:
+                _owners.clear()
+            _owners[transaction_id] = owner
+    return owner == charge_point_id
 
 
 def last_known_meter_wh(transaction: Transaction) -> int:

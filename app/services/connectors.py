@@ -3,10 +3,23 @@ from datetime import datetime
 
 from sqlalchemy import or_, select
 
-from app.database import insert
+from app.database import prepared
 from app.extensions import db
+from app.group_commit import commit_together
 from app.models import Connector, ConnectorStatusChange, Transaction
 from app.services import meter_values
+
+
+@prepared
+def _status_statements(dialect):
+    fields = ("status", "error_code", "info", "vendor_id", "vendor_error_code")
+    history = dialect.insert(ConnectorStatusChange.__table__).on_conflict_do_nothing()
+    upsert = dialect.insert(Connector.__table__)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=["charge_point_id", "connector_id"],
+        set_={name: upsert.excluded[name] for name in (*fields, "status_timestamp", "updated_at")},
+        where=or_(Connector.status_timestamp.is_(None), Connector.status_timestamp <= upsert.excluded.status_timestamp))
+    return history, upsert
 
 
 def record_status(charge_point_id: str, connector_id: int, status: str, error_code: str,
@@ -17,23 +30,11 @@ def record_status(charge_point_id: str, connector_id: int, status: str, error_co
     Both writes are idempotent upserts: a retried or late StatusNotification neither duplicates the
     history nor overwrites a newer status.
     """
-    fields = dict(status=status, error_code=error_code, info=info, vendor_id=vendor_id,
-                  vendor_error_code=vendor_error_code)
-    db.session.execute(
-        insert(ConnectorStatusChange)
-        .values(charge_point_id=charge_point_id, connector_id=connector_id, timestamp=timestamp,
-                received_at=received_at, **fields)
-        .on_conflict_do_nothing())
-    upsert = insert(Connector).values(charge_point_id=charge_point_id, connector_id=connector_id,
-                                      status_timestamp=timestamp, updated_at=received_at, **fields)
-    db.session.execute(upsert.on_conflict_do_update(
-        index_elements=["charge_point_id", "connector_id"],
-        set_={**{name: upsert.excluded[name] for name in fields},
-              "status_timestamp": upsert.excluded.status_timestamp,
-              "updated_at": upsert.excluded.updated_at},
-        where=or_(Connector.status_timestamp.is_(None),
-                  Connector.status_timestamp <= upsert.excluded.status_timestamp)))
-    db.session.commit()
+    report = dict(charge_point_id=charge_point_id, connector_id=connector_id, status=status,
+                  error_code=error_code, info=info, vendor_id=vendor_id, vendor_error_code=vendor_error_code)
+    history, upsert = _status_statements()
+    commit_together((history, {**report, "timestamp": timestamp, "received_at": received_at}),
+                    (upsert, {**report, "status_timestamp": timestamp, "updated_at": received_at}))
 
 
 def station_statuses(charge_point_ids: list[str]) -> dict[str, str]:

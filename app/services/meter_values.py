@@ -3,7 +3,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, func, select
 
-from app.database import insert
+from app.database import prepared
 from app.extensions import db
 from app.models import MeterValue
 from app.timeutil import parse_timestamp
@@ -48,10 +48,22 @@ def rows(charge_point_id: str, connector_id: int, transaction_id: int | None,
 def store(charge_point_id: str, connector_id: int, transaction_id: int | None,
           meter_value: list[dict]) -> int:
     """Add the samples that are not stored yet (a retry adds nothing); the caller commits."""
-    samples = rows(charge_point_id, connector_id, transaction_id, meter_value)
-    if samples:
-        db.session.execute(insert(MeterValue).on_conflict_do_nothing(), samples)
-    return len(samples)
+    operations = insertions(charge_point_id, connector_id, transaction_id, meter_value)
+    if operations:
+        db.session.execute(_insert_samples(), [sample for _, sample in operations])
+    return len(operations)
+
+
+def insertions(charge_point_id: str, connector_id: int, transaction_id: int | None,
+               meter_value: list[dict]) -> list[tuple]:
+    """store()'s writes as operations for group_commit.commit_together."""
+    statement = _insert_samples()
+    return [(statement, sample) for sample in rows(charge_point_id, connector_id, transaction_id, meter_value)]
+
+
+@prepared
+def _insert_samples(dialect):
+    return dialect.insert(MeterValue.__table__).on_conflict_do_nothing()
 
 
 def energy_register_wh(sample: MeterValue) -> float | None:
