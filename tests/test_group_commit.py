@@ -1,0 +1,59 @@
+"""Group commit: many messages' writes in one transaction; a bad one fails alone, the rest commit."""
+from datetime import datetime, timezone
+
+import flask_migrate
+import gevent
+import pytest
+from sqlalchemy import select
+
+from app import create_app
+from app.extensions import db
+from app.group_commit import GroupCommit
+from app.models import ChargePoint, ConnectorStatusChange
+from app.services import connectors
+from config import Config
+from tests.conftest import BACKENDS
+from tests.servers import ScratchDatabase, require_backend
+
+NOW = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture(params=BACKENDS)
+def app(request, tmp_path):
+    require_backend(request.param)
+    database = ScratchDatabase(request.param, tmp_path)
+    app = create_app(Config({"DATABASE_URL": database.url}))
+    with app.app_context():
+        flask_migrate.upgrade()
+        db.session.add(ChargePoint(id="CP1"))
+        db.session.commit()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+    database.drop()
+
+
+def status_report(charge_point_id: str, connector_id: int) -> list:
+    history, _ = connectors._status_statements()
+    return [(history, dict(charge_point_id=charge_point_id, connector_id=connector_id, status="Available",
+                           error_code="NoError", info=None, vendor_id=None, vendor_error_code=None,
+                           timestamp=NOW, received_at=NOW))]
+
+
+def test_a_batch_commits_together_and_a_bad_message_fails_alone(app):
+    writer = GroupCommit(app)
+    # Queued before the writer runs, the five are one batch; the one for an unknown charge point
+    # breaks the foreign key.
+    units = [status_report("CP1", n) for n in range(1, 5)] + [status_report("NO-SUCH-CP", 9)]
+    greenlets = [gevent.spawn(writer.write, unit) for unit in units]
+    gevent.joinall(greenlets)
+    assert [greenlet.successful() for greenlet in greenlets] == [True, True, True, True, False]
+    assert "FOREIGN KEY" in str(greenlets[-1].exception).upper() or "foreign key" in str(greenlets[-1].exception)
+    stored = db.session.scalars(select(ConnectorStatusChange.connector_id).order_by(ConnectorStatusChange.connector_id))
+    assert list(stored) == [1, 2, 3, 4]
+
+
+def test_repeated_writes_in_one_batch_are_idempotent(app):
+    writer = GroupCommit(app)
+    gevent.joinall([gevent.spawn(writer.write, status_report("CP1", 1)) for _ in range(3)], raise_error=True)
+    assert db.session.scalar(select(db.func.count()).select_from(ConnectorStatusChange)) == 1
