@@ -7,6 +7,7 @@ from flask import Flask, abort, request
 
 from app import api, cli, database, errors, group_commit, log_setup
 from app.extensions import db, migrate, sock
+from app.ocpp import transport
 from app.ocpp import schemas as ocpp_schemas  # not "schemas": app.schemas, the API's, would shadow it
 from app.services import connections
 from config import Config, load_config_or_exit
@@ -18,11 +19,7 @@ def create_app(config: Config | None = None) -> Flask:
     app = Flask(__name__)
     app.config.from_object(config or load_config_or_exit())
     app.json.sort_keys = False  # keys in the order the schemas declare them
-    app.config["SOCK_SERVER_OPTIONS"] = {
-        "subprotocols": ["ocpp1.6"],
-        "ping_interval": app.config["OCPP_WEBSOCKET_PING_INTERVAL"],
-        "max_message_size": app.config["OCPP_MAX_MESSAGE_SIZE"],
-    }
+    app.config["SOCK_SERVER_OPTIONS"] = transport.server_options(app.config)
     log_setup.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))

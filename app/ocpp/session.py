@@ -14,7 +14,7 @@ from gevent.lock import BoundedSemaphore
 from ocpp.exceptions import OCPPError
 from simple_websocket import ConnectionClosed
 
-from app.ocpp import protocol, schemas
+from app.ocpp import protocol, schemas, transport
 from app.ocpp.failures import CallErrorReceived, CallTimeout, InvalidCallResult, NotConnected
 from app.ocpp.protocol import Call, CallError, CallResult, FrameRejected
 from app.ocpp.router import CallDispatcher
@@ -35,26 +35,6 @@ class _PendingCall:
     result: AsyncResult = field(default_factory=AsyncResult)
 
 
-class _WholeWrites:
-    """The WebSocket's socket, writing each frame whole and one at a time.
-
-    simple-websocket writes with socket.send(), which under gevent may write part of a frame when the
-    peer reads slowly, and its reader greenlet (pongs, close replies) writes beside ours.
-    """
-
-    def __init__(self, sock):
-        self._sock = sock
-        self._lock = BoundedSemaphore()
-
-    def send(self, data: bytes) -> int:
-        with self._lock:
-            self._sock.sendall(data)
-        return len(data)
-
-    def __getattr__(self, name):
-        return getattr(self._sock, name)
-
-
 class ChargePointSession:
     def __init__(self, charge_point_id: str, websocket, dispatcher: CallDispatcher,
                  connected_at: datetime, last_seen_every: float = 30.0, on_seen=None):
@@ -63,7 +43,7 @@ class ChargePointSession:
         self.token = uuid.uuid4().hex  # names this connection in the registry, apart from a newer one
         self.close_reason = "connection closed by the charge point"
         self._ws = websocket
-        self._ws.sock = _WholeWrites(websocket.sock)
+        transport.prepare(websocket)
         self._dispatcher = dispatcher
         self._call_slot = BoundedSemaphore()
         self._pending: _PendingCall | None = None
@@ -76,11 +56,7 @@ class ChargePointSession:
     def serve(self) -> None:
         """Handle frames until the connection closes."""
         try:
-            while True:
-                text = self._ws.receive()
-                if text is None:
-                    continue
-                self._handle_frame(text)
+            transport.read_messages(self._ws, self._handle_frame)
         except ConnectionClosed:
             pass
         finally:
@@ -170,6 +146,6 @@ class ChargePointSession:
         """Close the WebSocket; serve() then returns in its own greenlet."""
         self.close_reason = reason or "closed by the central system"
         try:
-            self._ws.close(reason=code, message=reason)
+            transport.close(self._ws, code, reason)
         except ConnectionClosed:
             pass

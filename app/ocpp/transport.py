@@ -1,0 +1,104 @@
+"""Frames on and off the socket: simple-websocket (under flask-sock), driven by the connection's own greenlet.
+
+simple-websocket reads each connection in a thread of its own (under gevent, a second greenlet) and
+hands messages over through an Event. Its thread_class and event_class options let the reading loop
+run in the greenlet that serves the connection instead: one greenlet per charge point, which is about
+16 KiB less per connection (each greenlet holds its own Python frame stack) and a switch less per frame.
+Messages are handled as the loop reads them; while one is handled the next waits in the socket, which
+is what OCPP's one-CALL-at-a-time asks of a charge point anyway.
+"""
+import socket
+
+import gevent
+from gevent.lock import BoundedSemaphore
+
+# A peer that does not answer our close frame is cut off after this many seconds.
+CLOSE_GRACE_SECONDS = 5.0
+
+
+class DeferredReader:
+    """simple-websocket's thread_class: keeps the reading loop until run() is called in our greenlet."""
+
+    def __init__(self, target):
+        self._target = target
+        self.name = "ocpp-reader"
+
+    def start(self) -> None:
+        pass
+
+    def run(self) -> None:
+        self._target()
+
+
+class MessageSignal:
+    """simple-websocket's event_class: a message (or the end) has been read; call the handler now."""
+
+    def __init__(self):
+        self.handler = None
+
+    def set(self) -> None:
+        if self.handler is not None:
+            self.handler()
+
+    def clear(self) -> None:
+        pass
+
+    def wait(self, timeout=None) -> bool:
+        raise RuntimeError("messages are handled as they are read; receive() is not used")
+
+
+class WholeWrites:
+    """The socket, writing each frame whole and one at a time.
+
+    simple-websocket writes with socket.send(), which under gevent may write part of a frame when the
+    peer reads slowly; and our CALLs (from API greenlets) are written beside the reading loop's replies.
+    """
+
+    def __init__(self, sock):
+        self._sock = sock
+        self._lock = BoundedSemaphore()
+
+    def send(self, data: bytes) -> int:
+        with self._lock:
+            self._sock.sendall(data)
+        return len(data)
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+def server_options(config) -> dict:
+    """SOCK_SERVER_OPTIONS for flask-sock."""
+    return {
+        "subprotocols": ["ocpp1.6"],
+        "ping_interval": config["OCPP_WEBSOCKET_PING_INTERVAL"],
+        "max_message_size": config["OCPP_MAX_MESSAGE_SIZE"],
+        "thread_class": DeferredReader,
+        "event_class": MessageSignal,
+    }
+
+
+def prepare(ws) -> None:
+    ws.sock = WholeWrites(ws.sock)
+
+
+def read_messages(ws, handle) -> None:
+    """Read until the connection closes, calling handle(message) for each message as it arrives."""
+    def drain():
+        while ws.input_buffer:
+            handle(ws.input_buffer.pop(0))
+    ws.event.handler = drain
+    ws.thread.run()
+
+
+def close(ws, code: int, reason: str) -> None:
+    """Send the close frame; the reading loop ends when the peer answers, or after the grace period."""
+    ws.close(reason=code, message=reason)
+    gevent.spawn_later(CLOSE_GRACE_SECONDS, _cut_off, ws)
+
+
+def _cut_off(ws) -> None:
+    try:
+        ws.sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
