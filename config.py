@@ -178,6 +178,23 @@ SETTINGS = (
     Setting("BACKUP_INTERVAL", seconds, "86400", "Seconds between database backups"),
     Setting("BACKUP_KEEP", integer(1), "7", "Backups kept (the oldest beyond are deleted)"),
     Setting("BACKUP_DIR", text, "backups", "Directory of the backups"),
+    # Security
+    Setting("OCPP_SECURITY_PROFILE", integer(0, 3), "0",
+            "Default OCPP security profile of charge points: 0 none, 1 Basic auth, 2 TLS + Basic auth, 3 mutual TLS"),
+    Setting("OCPP_CLIENT_CA_FILE", text, None,
+            "CA certificate(s) that sign charge point client certificates (security profile 3)"),
+    Setting("OCPP_UNKNOWN_CHARGE_POINTS", choice("accept", "pending", "reject"), "accept",
+            "A charge point not registered yet: accept (registered and Accepted at boot), pending (registered, "
+            "Pending until an operator accepts it) or reject (refused at the handshake)"),
+    Setting("API_KEYS", text, "",
+            "Comma-separated API keys; with these or keys made by `flask api-key create`, /api needs "
+            "Authorization: Bearer <key>"),
+    Setting("OCPP_RATE_LIMIT", positive_number, "20",
+            "CALLs per second a charge point may send (bursts of 5x allowed); beyond, CALLERROR, and the "
+            "connection is closed if it goes on"),
+    Setting("OCPP_HANDSHAKE_TIMEOUT", integer(1, 300), "10",
+            "Seconds a client has to send its HTTP request (the WebSocket handshake)"),
+    Setting("API_MAX_BODY", integer(1024), "1048576", "Largest API request body in bytes"),
     Setting("DB_SQLITE_SYNCHRONOUS", choice("NORMAL", "FULL"), "NORMAL",
             "SQLite synchronous mode under WAL: NORMAL survives a crash of the server, FULL also "
             "a power loss, at a third of the write rate"),
@@ -199,6 +216,25 @@ class Config:
         self.SQLALCHEMY_ENGINE_OPTIONS = self._engine_options()
         self.DATA_TRANSFER_VENDORS = frozenset(
             vendor.strip() for vendor in self.OCPP_DATA_TRANSFER_VENDORS.split(",") if vendor.strip())
+        self.CONFIGURED_API_KEYS = tuple(key.strip() for key in self.API_KEYS.split(",") if key.strip())
+        self.MAX_CONTENT_LENGTH = self.API_MAX_BODY
+        self._check_tls_files()
+
+    def _check_tls_files(self) -> None:
+        profile = self.OCPP_SECURITY_PROFILE
+        if profile == 3 and not (self.OCPP_USE_TLS and self.OCPP_CLIENT_CA_FILE):
+            raise ConfigError("OCPP_SECURITY_PROFILE=3: mutual TLS needs OCPP_USE_TLS=true and OCPP_CLIENT_CA_FILE")
+        if profile == 2 and not self.OCPP_USE_TLS and self.PORT is None:
+            raise ConfigError("OCPP_SECURITY_PROFILE=2: needs TLS (OCPP_USE_TLS=true, or PORT behind a "
+                              "TLS-terminating proxy)")
+        if not self.OCPP_USE_TLS:
+            return
+        for name in ("OCPP_CERT_FILE", "OCPP_KEY_FILE") + (("OCPP_CLIENT_CA_FILE",) if self.OCPP_CLIENT_CA_FILE else ()):
+            path = Path(getattr(self, name))
+            try:
+                path.read_bytes()
+            except OSError as error:
+                raise ConfigError(f"{name}={str(path)!r}: cannot read it ({error.strerror})") from None
 
     def _database_uri(self) -> str:
         if self.DATABASE_URL:

@@ -3,6 +3,7 @@
 OCPP_HOST:OCPP_WEBSOCKET_PORT serves the charge points and OCPP_HOST:OCPP_API_PORT the HTTP API;
 where PORT is set (Heroku, App Platform) both are served on 0.0.0.0:$PORT.
 """
+import ssl
 import sys
 
 from config import load_config_or_exit
@@ -29,7 +30,22 @@ else:
 
 loglevel = settings.LOG_LEVEL.lower()
 graceful_timeout = 30
-keepalive = 5
+# The gevent worker reads each HTTP request (a WebSocket handshake too) within `keepalive` seconds.
+keepalive = max(1, round(settings.OCPP_HANDSHAKE_TIMEOUT))
+
+if settings.OCPP_USE_TLS:
+    certfile, keyfile = settings.OCPP_CERT_FILE, settings.OCPP_KEY_FILE
+    if settings.OCPP_CLIENT_CA_FILE:
+        # Security profile 3: a client certificate is asked for and verified against the CA; a charge
+        # point of profile 3 without one is refused by the application (API clients need none).
+        ca_certs, cert_reqs = settings.OCPP_CLIENT_CA_FILE, ssl.CERT_OPTIONAL
+
+
+def ssl_context(config, default_ssl_context_factory):
+    """TLS 1.2 or later, as the OCPP Security Whitepaper requires."""
+    context = default_ssl_context_factory()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
 
 
 def post_worker_init(worker):

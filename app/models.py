@@ -64,6 +64,12 @@ class ChargePoint(Timestamped, db.Model):
     firmware_status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     diagnostics_status: Mapped[str | None] = mapped_column(String(32))
     diagnostics_status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    log_status: Mapped[str | None] = mapped_column(String(32))
+    log_status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # OCPP security profile (0-3) of this charge point; None follows OCPP_SECURITY_PROFILE.
+    security_profile: Mapped[int | None] = mapped_column(Integer)
+    # The AuthorizationKey (profiles 1 and 2) as a salted scrypt hash; never the key itself.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
 
 
 class Connector(db.Model):
@@ -197,7 +203,8 @@ class DataTransferMessage(db.Model):
 
 
 class FileTransferStatusChange(db.Model):
-    """A FirmwareStatusNotification (kind firmware) or DiagnosticsStatusNotification (kind diagnostics)."""
+    """A FirmwareStatusNotification or SignedFirmwareStatusNotification (kind firmware), a
+    DiagnosticsStatusNotification (kind diagnostics) or a LogStatusNotification (kind log)."""
     __tablename__ = "file_transfer_status_changes"
     __table_args__ = (Index("ix_file_transfer_status_changes_cp", "charge_point_id", "received_at"),)
 
@@ -206,7 +213,48 @@ class FileTransferStatusChange(db.Model):
         String(48), ForeignKey("charge_points.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(32))
+    # The requestId of the security extension's signed firmware update or log upload.
+    request_id: Mapped[int | None] = mapped_column(Integer)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SecurityEvent(db.Model):
+    """A SecurityEventNotification from a charge point (OCPP 1.6 Security Whitepaper)."""
+    __tablename__ = "security_events"
+    __table_args__ = (Index("ix_security_events_cp", "charge_point_id", "timestamp"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(
+        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(50))
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    tech_info: Mapped[str | None] = mapped_column(String(255))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CertificateSigningRequest(db.Model):
+    """A SignCertificate from a charge point: a CSR awaiting an operator's CA (sent back with
+    CertificateSigned)."""
+    __tablename__ = "certificate_signing_requests"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(
+        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"), index=True)
+    csr: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiKey(db.Model):
+    """A key for the HTTP API, made by `flask api-key create`; only its SHA-256 is stored."""
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    # SHA-256 of the key: API keys are long random tokens, for which a fast hash is enough (and each
+    # request can afford it); passwords chosen by people get scrypt instead.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class SystemLog(db.Model):
@@ -228,4 +276,5 @@ class SystemLog(db.Model):
 
 
 __all__ = ["ChargePoint", "Connector", "ConnectorStatusChange", "IdTag", "Transaction", "MeterValue",
-           "DataTransferMessage", "FileTransferStatusChange", "SystemLog", "UTCDateTime"]
+           "DataTransferMessage", "FileTransferStatusChange", "SecurityEvent", "CertificateSigningRequest", "ApiKey",
+           "SystemLog", "UTCDateTime"]

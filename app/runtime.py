@@ -8,6 +8,7 @@ import gevent
 from flask import Flask
 
 from app.ocpp.session import GOING_AWAY
+from app.services import api_keys
 from app.tasks import runner
 
 logger = logging.getLogger(__name__)
@@ -16,6 +17,7 @@ SHUTDOWN_REASON = "the central system is shutting down"
 
 
 def start_background(app: Flask, worker=None) -> None:
+    _warn_if_api_is_open(app)
     registry = app.extensions["ocpp_connections"]
     if registry.relay is not None:
         registry.relay.serve(registry)
@@ -23,6 +25,17 @@ def start_background(app: Flask, worker=None) -> None:
         runner.start_in_process(app)
     if worker is not None:
         gevent.spawn(_shut_down_when_stopped, app, worker)
+
+
+def _warn_if_api_is_open(app: Flask) -> None:
+    listens_beyond_localhost = app.config["PORT"] is not None or \
+        app.config["OCPP_HOST"] not in ("localhost", "127.0.0.1", "::1")
+    with app.app_context():
+        if listens_beyond_localhost and not api_keys.required():
+            logger.warning("!" * 78)
+            logger.warning("THE API IS OPEN TO ANYONE WHO REACHES %s: no API key is configured. Set API_KEYS or "
+                           "run `flask --app wsgi api-key create NAME`.", app.config["OCPP_HOST"])
+            logger.warning("!" * 78)
 
 
 def _shut_down_when_stopped(app: Flask, worker) -> None:

@@ -7,7 +7,7 @@ Energy is in kWh where the API speaks of energy (energyDelivered, finalEnergy), 
 from datetime import timedelta
 
 from marshmallow import Schema, ValidationError, fields, post_dump, validate, validates_schema
-from ocpp.v16.enums import AuthorizationStatus, AvailabilityType, MessageTrigger, ResetType
+from ocpp.v16.enums import AuthorizationStatus, AvailabilityType, MessageTrigger, RegistrationStatus, ResetType
 
 from app.ocpp.schemas import CENTRAL_SYSTEM_ACTIONS
 from app.services.system_log import LEVELS
@@ -111,9 +111,13 @@ class ChargePointSchema(CamelCaseSchema):
     last_seen = Timestamp()
     connected_at = Timestamp()
     disconnected_at = Timestamp()
-    validation_mode = fields.String(allow_none=True)
+    validation_mode = fields.String(allow_none=True, metadata={"description": "strict or lenient; null: the server's"})
+    security_profile = fields.Integer(allow_none=True, metadata={
+        "description": "OCPP security profile 0-3; null: the server's (OCPP_SECURITY_PROFILE)"})
+    has_password = fields.Boolean(metadata={"description": "Whether a password (AuthorizationKey) is set"})
     firmware_status = fields.String(allow_none=True)
     diagnostics_status = fields.String(allow_none=True)
+    log_status = fields.String(allow_none=True)
     created_at = Timestamp()
     updated_at = Timestamp()
 
@@ -288,6 +292,37 @@ class EnergyReportQuery(CamelCaseSchema):
 
 
 # --- request bodies ---
+
+def printable_ascii(value: str) -> None:
+    if not (value.isascii() and value.isprintable()):
+        raise ValidationError("Must be printable ASCII.")
+
+
+Password = fields.String(load_only=True, validate=[validate.Length(16, 40), printable_ascii], metadata={
+    "description": "The AuthorizationKey (16 to 40 characters) for security profiles 1 and 2; stored hashed"})
+
+
+class ChargePointSettingsBody(CamelCaseSchema):
+    registration_status = fields.String(validate=one_of(RegistrationStatus), metadata={
+        "description": "Answered to its BootNotification: Accepted, Pending or Rejected"})
+    security_profile = fields.Integer(strict=True, allow_none=True, validate=validate.Range(0, 3))
+    validation_mode = fields.String(allow_none=True, validate=validate.OneOf(["strict", "lenient"]))
+
+
+class ChargePointRegistrationBody(ChargePointSettingsBody):
+    id = fields.String(required=True, validate=[validate.Length(1, 48), printable_ascii])
+    registration_status = fields.String(load_default=RegistrationStatus.accepted.value,
+                                        validate=one_of(RegistrationStatus))
+    password = Password
+
+
+class PasswordBody(CamelCaseSchema):
+    password = fields.String(required=True, load_only=True, validate=[validate.Length(16, 40), printable_ascii],
+                             metadata={"description": "The AuthorizationKey, 16 to 40 characters; stored hashed"})
+
+
+class DeleteChargePointQuery(CamelCaseSchema):
+    force = fields.Boolean(load_default=False, metadata={"description": "Delete its transactions too"})
 
 STORABLE_ID_TAG_STATUSES = [status for status in AuthorizationStatus if status != AuthorizationStatus.concurrent_tx]
 

@@ -16,8 +16,15 @@ def init_app(app: Flask) -> None:
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        API_SPEC_OPTIONS={
+            "components": {"securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description":
+                           "Needed where API keys exist (API_KEYS, or `flask api-key create`)"}}},
+            "security": [{"apiKey": []}],
+        },
     )
     api.init_app(app)
+    from app.api import auth
+    auth.init_app(app)
     from app.api import admin, authorizations, charge_points, commands, logs, reports, status, transactions
     for module in (status, charge_points, transactions, logs, authorizations, commands, admin, reports):
         api.register_blueprint(module.bp)

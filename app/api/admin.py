@@ -1,6 +1,5 @@
 """Administrative actions."""
-from flask import request
-
+from app.api.auth import requester
 from app.errors import Blueprint, ErrorSchema
 from app.schemas import CloseTransactionBody, CloseTransactionResultSchema
 from app.services import charging
@@ -18,12 +17,8 @@ def close_transaction(body):
 
     finalEnergy (kWh) is what the transaction delivered; without it the last energy register reading
     stands. Recorded in the system log with who asked and why."""
-    transaction = charging.close_by_administrator(body["transaction_id"], body["reason"], _requester(),
+    transaction = charging.close_by_administrator(body["transaction_id"], body["reason"], requester(),
                                                   body.get("final_energy"))
     return {"success": True, "message": f"transaction {body['transaction_id']} closed",
             "transaction_id": body["transaction_id"], "energy_delivered": transaction["energy_delivered"],
             "transaction": transaction}
-
-
-def _requester() -> str:
-    return f"API client {request.remote_addr}"

@@ -1,6 +1,8 @@
 """Charge points and their connectors."""
 from app.errors import Blueprint, ErrorSchema
-from app.schemas import ChargePointDetailSchema, ChargePointQuery, ChargePointSchema, ConnectorQuery, ConnectorSchema
+from app.schemas import (ChargePointDetailSchema, ChargePointQuery, ChargePointRegistrationBody, ChargePointSchema,
+                         ChargePointSettingsBody, ConnectorQuery, ConnectorSchema, DeleteChargePointQuery, MessageSchema,
+                         PasswordBody)
 from app.services import charge_points, connectors
 
 bp = Blueprint("charge_points", __name__, url_prefix="/api", description="Charge points and connectors")
@@ -30,3 +32,52 @@ def list_connectors(query):
     """The connectors of a charge point (connector 0 is the charge point itself)"""
     charge_points.require(query["charge_point_id"])
     return connectors.states(query["charge_point_id"])
+
+
+@bp.post("/charge-points")
+@bp.arguments(ChargePointRegistrationBody)
+@bp.response(201, ChargePointDetailSchema)
+@bp.alt_response(409, schema=ErrorSchema, description="The id is taken")
+def register_charge_point(body):
+    """Register a charge point (needed with OCPP_UNKNOWN_CHARGE_POINTS=reject, or to give it a password)"""
+    return charge_points.register(body["id"], body["registration_status"], body.get("security_profile"),
+                                  body.get("validation_mode"), body.get("password"))
+
+
+@bp.patch("/charge-points/<charge_point_id>")
+@bp.arguments(ChargePointSettingsBody)
+@bp.response(200, ChargePointDetailSchema)
+@bp.alt_response(404, schema=ErrorSchema, description="Unknown charge point")
+def update_charge_point(body, charge_point_id):
+    """Change its registration status, security profile or validation mode (null: the server's default)"""
+    return charge_points.change(charge_point_id, **body)
+
+
+@bp.delete("/charge-points/<charge_point_id>")
+@bp.arguments(DeleteChargePointQuery, location="query")
+@bp.response(200, MessageSchema)
+@bp.alt_response(404, schema=ErrorSchema, description="Unknown charge point")
+@bp.alt_response(409, schema=ErrorSchema, description="It has transactions (and force is not set)")
+def delete_charge_point(query, charge_point_id):
+    """Delete a charge point (and close its connection); with force=true, its transactions too"""
+    charge_points.delete(charge_point_id, query["force"])
+    return {"success": True, "message": f"charge point {charge_point_id} deleted"}
+
+
+@bp.put("/charge-points/<charge_point_id>/password")
+@bp.arguments(PasswordBody)
+@bp.response(200, MessageSchema)
+@bp.alt_response(404, schema=ErrorSchema, description="Unknown charge point")
+def set_password(body, charge_point_id):
+    """Set the password (AuthorizationKey) it authenticates with; it is stored hashed and never returned"""
+    charge_points.change_password(charge_point_id, body["password"])
+    return {"success": True, "message": f"password of {charge_point_id} set"}
+
+
+@bp.delete("/charge-points/<charge_point_id>/password")
+@bp.response(200, MessageSchema)
+@bp.alt_response(404, schema=ErrorSchema, description="Unknown charge point")
+def remove_password(charge_point_id):
+    """Remove its password"""
+    charge_points.change_password(charge_point_id, None)
+    return {"success": True, "message": f"password of {charge_point_id} removed"}

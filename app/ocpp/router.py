@@ -9,7 +9,7 @@ import logging
 from typing import Callable
 
 from ocpp.charge_point import camel_to_snake_case, remove_nones, serialize_as_dict, snake_to_camel_case
-from ocpp.exceptions import InternalError, NotImplementedError, NotSupportedError, OCPPError
+from ocpp.exceptions import InternalError, NotImplementedError, NotSupportedError, OCPPError, SecurityError
 from ocpp.v16.enums import Action
 
 from app.extensions import db
@@ -60,9 +60,11 @@ class InvalidResponse(RuntimeError):
 class CallDispatcher:
     """Answers the CALLs of one connected charge point, and records what went wrong with its frames."""
 
-    def __init__(self, charge_point_id: str, lenient: bool):
+    def __init__(self, charge_point_id: str, lenient: bool, accepted: bool = True):
         self.charge_point_id = charge_point_id
         self.lenient = lenient
+        # Until the central system accepts its BootNotification, a charge point may send nothing else.
+        self.accepted = accepted
 
     def answer(self, call: Call) -> str:
         """The reply frame to `call`; database work is committed or rolled back before it returns."""
@@ -85,6 +87,9 @@ class CallDispatcher:
 
     def _result(self, call: Call) -> dict:
         handler = router.handler(call.action)
+        if not self.accepted and call.action != Action.boot_notification:
+            raise SecurityError(f"{call.action} refused: the central system has not accepted this charge point "
+                                "(its BootNotification was not answered Accepted)")
         payload, repairs = schemas.check(schemas.request_schema(call.action), call.payload, self.lenient)
         if repairs:
             system_log.warning("frame_repaired", f"{call.action} broke the schema; processed after: "
@@ -92,6 +97,8 @@ class CallDispatcher:
                                details={"frame": system_log.truncate(protocol.call_frame(*call))})
         result = handler(self.charge_point_id, **_snake_case_keys(payload))
         reply = snake_to_camel_case(remove_nones(serialize_as_dict(result)))
+        if call.action == Action.boot_notification:
+            self.accepted = reply.get("status") == "Accepted"
         try:
             schemas.validate(schemas.response_schema(call.action), reply)
         except OCPPError as violation:

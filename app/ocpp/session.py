@@ -11,7 +11,7 @@ from datetime import datetime
 import gevent
 from gevent.event import AsyncResult
 from gevent.lock import BoundedSemaphore
-from ocpp.exceptions import OCPPError
+from ocpp.exceptions import GenericError, OCPPError
 from simple_websocket import ConnectionClosed
 
 from app.ocpp import protocol, schemas, transport
@@ -26,6 +26,34 @@ logger = logging.getLogger(__name__)
 NORMAL_CLOSURE = 1000
 GOING_AWAY = 1001
 PROTOCOL_ERROR = 1002
+POLICY_VIOLATION = 1008
+
+BURST = 5  # a charge point may send this many seconds' worth of CALLs at once
+
+
+class RateLimit:
+    """A token bucket: `rate` frames a second on average, bursts of BURST x rate."""
+
+    def __init__(self, rate: float):
+        self.rate, self.capacity = rate, rate * BURST
+        self.tokens, self.updated = self.capacity, time.monotonic()
+        self.refused_in_a_row = 0
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            self.refused_in_a_row = 0
+            return True
+        self.refused_in_a_row += 1
+        return False
+
+    @property
+    def abused(self) -> bool:
+        """Refused a whole burst's worth in a row: the charge point does not slow down."""
+        return self.refused_in_a_row > self.capacity
 
 
 @dataclass
@@ -37,7 +65,8 @@ class _PendingCall:
 
 class ChargePointSession:
     def __init__(self, charge_point_id: str, websocket, dispatcher: CallDispatcher,
-                 connected_at: datetime, last_seen_every: float = 30.0, on_seen=None):
+                 connected_at: datetime, last_seen_every: float = 30.0, on_seen=None,
+                 calls_per_second: float = 20.0):
         self.charge_point_id = charge_point_id
         self.connected_at = connected_at
         self.token = uuid.uuid4().hex  # names this connection in the registry, apart from a newer one
@@ -50,6 +79,7 @@ class ChargePointSession:
         self._on_seen = on_seen
         self._last_seen_every = last_seen_every
         self._last_seen_recorded = time.monotonic()
+        self._rate_limit = RateLimit(calls_per_second)
 
     # --- the charge point's frames ---
 
@@ -73,10 +103,22 @@ class ChargePointSession:
                 self._dispatcher.rejected(text, rejection.error)
                 self.send(protocol.call_error_frame(rejection.unique_id, rejection.error))
             return
-        if isinstance(message, Call):
+        if not self._rate_limit.allow():
+            self._refuse_over_rate(message)
+        elif isinstance(message, Call):
             self.send(self._dispatcher.answer(message))
         else:
             self._resolve_pending(message, text)
+
+    def _refuse_over_rate(self, message) -> None:
+        limit = f"more than {self._rate_limit.rate:g} CALLs a second"
+        if self._rate_limit.refused_in_a_row == 1:
+            self._dispatcher.dropped(protocol.call_frame(*message) if isinstance(message, Call) else str(message),
+                                     f"rate limit: {limit}")
+        if isinstance(message, Call):
+            self.send(protocol.call_error_frame(message.unique_id, GenericError(f"Rate limit exceeded: {limit}")))
+        if self._rate_limit.abused:
+            self.close(POLICY_VIOLATION, f"rate limit exceeded ({limit})")
 
     def _note_seen(self) -> None:
         # last_seen is written at most every _last_seen_every seconds: once per frame would double the

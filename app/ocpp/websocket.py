@@ -1,28 +1,18 @@
 """The OCPP-J endpoint: ws://host:port/<ChargePointId>, also /ocpp/<ChargePointId>, subprotocol ocpp1.6."""
 from flask import Blueprint, current_app, g, jsonify, request
+from werkzeug.http import HTTP_STATUS_CODES
 
+from app.errors import error_body
 from app.extensions import db, sock
 from app.ocpp.router import CallDispatcher
 from app.ocpp.session import PROTOCOL_ERROR, ChargePointSession
-from app.services import charge_points, system_log
+from app.services import charge_points, security, system_log
 from app.services.connections import connections
 from app.timeutil import utcnow
 
 OCPP_SUBPROTOCOL = "ocpp1.6"
-MAX_CHARGE_POINT_ID_LENGTH = 48  # CiString48, the identity of OCPP 1.6 and its Security Whitepaper
 
 bp = Blueprint("ocpp", __name__)
-
-
-def charge_point_id_problem(charge_point_id: str) -> str | None:
-    """Why this id cannot name a charge point, or None when it can."""
-    if not charge_point_id:
-        return "the charge point id is empty"
-    if len(charge_point_id) > MAX_CHARGE_POINT_ID_LENGTH:
-        return f"the charge point id is longer than {MAX_CHARGE_POINT_ID_LENGTH} characters"
-    if not (charge_point_id.isascii() and charge_point_id.isprintable()):
-        return "the charge point id must be printable ASCII"
-    return None
 
 
 @bp.before_request
@@ -33,25 +23,76 @@ def accept_or_refuse_handshake():
     commands: by then it must be in the database and, without any wait in between, in the registry.
     """
     charge_point_id = (request.view_args or {}).get("charge_point_id", "")
-    problem = charge_point_id_problem(charge_point_id)
-    if problem:
-        system_log.warning("handshake_refused", f"connection refused: {problem}",
-                           details={"chargePointId": system_log.truncate(charge_point_id, 100),
-                                    "remoteAddress": request.remote_addr})
-        return jsonify(error="bad_request", message=problem, details={}), 400
-    known = charge_points.get(charge_point_id)
-    g.lenient = (charge_points.validation_mode(known) if known else current_app.config["OCPP_VALIDATION"]) \
-        == "lenient"
-    offered = [protocol.strip() for protocol in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
-    g.subprotocol_missing = OCPP_SUBPROTOCOL not in offered and not g.lenient
-    if not g.subprotocol_missing:
-        g.connected_at = utcnow()
-        charge_points.record_connected(charge_point_id, g.connected_at, request.remote_addr)
+    known = None if charge_points.id_problem(charge_point_id) else charge_points.get(charge_point_id)
+    refused = _refuse_id(charge_point_id) or _refuse_beyond_capacity() or _refuse_identity(charge_point_id, known)
+    if refused is None:
+        g.lenient = charge_points.validation_mode(known) == "lenient" if known \
+            else current_app.config["OCPP_VALIDATION"] == "lenient"
+        g.accepted = charge_points.may_send_calls(known)
+        offered = [protocol.strip() for protocol in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+        g.subprotocol_missing = OCPP_SUBPROTOCOL not in offered and not g.lenient
+        if not g.subprotocol_missing:
+            g.connected_at = utcnow()
+            charge_points.record_connected(charge_point_id, g.connected_at, request.remote_addr)
+        if not current_app.config["OCPP_WEBSOCKET_COMPRESSION"]:
+            # simple-websocket accepts permessage-deflate whenever it is offered; unoffered, it is not used.
+            request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
     db.session.remove()
-    if not current_app.config["OCPP_WEBSOCKET_COMPRESSION"]:
-        # simple-websocket accepts permessage-deflate whenever it is offered; unoffered, it is not used.
-        request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
-    return None
+    return refused
+
+
+def _refusal(status: int, message: str, headers: dict | None = None):
+    response = jsonify(error_body(HTTP_STATUS_CODES[status], message))
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def _refuse_id(charge_point_id: str):
+    problem = charge_points.id_problem(charge_point_id)
+    if problem is None:
+        return None
+    system_log.warning("handshake_refused", f"connection refused: {problem}",
+                       details={"chargePointId": system_log.truncate(charge_point_id, 100),
+                                "remoteAddress": request.remote_addr})
+    return _refusal(400, problem)
+
+
+def _refuse_beyond_capacity():
+    limit = current_app.config["OCPP_MAX_CONNECTIONS"]
+    if len(connections().local_ids()) < limit:
+        return None
+    system_log.warning("handshake_refused", f"connection refused: this process holds {limit} connections "
+                       "(OCPP_MAX_CONNECTIONS)", details={"remoteAddress": request.remote_addr})
+    return _refusal(503, "the central system is at capacity; try again later", {"Retry-After": "30"})
+
+
+def _refuse_identity(charge_point_id: str, known):
+    """Unknown charge points (OCPP_UNKNOWN_CHARGE_POINTS=reject) and failed authentication are refused
+    alike when a password or certificate is asked for, so that the answer does not tell which ids exist."""
+    reason = None
+    if known is None and current_app.config["OCPP_UNKNOWN_CHARGE_POINTS"] == "reject":
+        if security.profile_of(None) == 0:
+            system_log.warning("handshake_refused", "connection refused: unknown charge point",
+                               details={"chargePointId": charge_point_id, "remoteAddress": request.remote_addr})
+            return _refusal(404, "unknown charge point")
+        reason = "unknown charge point"
+    reason = reason or security.refusal(charge_point_id, known, _credentials())
+    if reason is None:
+        return None
+    system_log.warning("authentication_failed", f"connection refused: {reason}",
+                       details={"chargePointId": charge_point_id, "remoteAddress": request.remote_addr,
+                                "securityProfile": security.profile_of(known)})
+    return _refusal(401, "authentication failed", {"WWW-Authenticate": 'Basic realm="ocpp", charset="UTF-8"'})
+
+
+def _credentials() -> security.Credentials:
+    basic = request.authorization if request.authorization and request.authorization.type == "basic" else None
+    tls_socket = request.environ.get("gunicorn.socket")
+    peer = tls_socket.getpeercert() if request.is_secure and hasattr(tls_socket, "getpeercert") else None
+    return security.Credentials(username=basic.username if basic else None,
+                                password=basic.password if basic else None, tls=request.is_secure,
+                                certificate_common_name=security.certificate_common_name(peer))
 
 
 def serve_charge_point(ws, charge_point_id: str) -> None:
@@ -63,8 +104,9 @@ def serve_charge_point(ws, charge_point_id: str) -> None:
         return
     # last_seen is written at most twice a heartbeat interval (and at most every 30 s).
     last_seen_every = min(30.0, current_app.config["OCPP_HEARTBEAT_INTERVAL"] / 2)
-    session = ChargePointSession(charge_point_id, ws, CallDispatcher(charge_point_id, g.lenient), g.connected_at,
-                                 last_seen_every=last_seen_every, on_seen=_record_seen)
+    dispatcher = CallDispatcher(charge_point_id, g.lenient, g.accepted)
+    session = ChargePointSession(charge_point_id, ws, dispatcher, g.connected_at, last_seen_every=last_seen_every,
+                                 on_seen=_record_seen, calls_per_second=current_app.config["OCPP_RATE_LIMIT"])
     registry = connections()
     registry.attach(session)
     g.served = True

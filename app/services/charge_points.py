@@ -9,10 +9,24 @@ from sqlalchemy import bindparam, func, or_, select, update
 from app.database import prepared
 from app.extensions import db
 from app.group_commit import commit_together
-from app.models import ChargePoint
-from app.services import connectors, system_log
+from app.models import ChargePoint, Transaction
+from app.services import connectors, security, system_log
 from app.services.connections import connections
-from app.services.errors import NotFound
+from app.services.errors import Conflict, NotFound
+
+
+MAX_ID_LENGTH = 48  # CiString48, the identity of OCPP 1.6 and its Security Whitepaper
+
+
+def id_problem(charge_point_id: str) -> str | None:
+    """Why this id cannot name a charge point, or None when it can."""
+    if not charge_point_id:
+        return "the charge point id is empty"
+    if len(charge_point_id) > MAX_ID_LENGTH:
+        return f"the charge point id is longer than {MAX_ID_LENGTH} characters"
+    if not (charge_point_id.isascii() and charge_point_id.isprintable()):
+        return "the charge point id must be printable ASCII"
+    return None
 
 
 @dataclass(frozen=True)
@@ -78,11 +92,16 @@ def record_seen(charge_point_id: str, at: datetime) -> None:
 
 
 def register_boot(charge_point_id: str, boot: BootInfo, at: datetime) -> ChargePoint:
-    """Store what the charge point says it is; it is Accepted with the server's heartbeat interval."""
+    """Store what the charge point says it is, with the server's heartbeat interval.
+
+    A charge point keeps the registration status an operator gave it; one booting for the first time
+    gets Accepted, or Pending with OCPP_UNKNOWN_CHARGE_POINTS=pending.
+    """
     charge_point = get(charge_point_id)
     for field, value in vars(boot).items():
         setattr(charge_point, field, value)
-    charge_point.registration_status = RegistrationStatus.accepted
+    if charge_point.registration_status is None:
+        charge_point.registration_status = first_registration_status()
     charge_point.heartbeat_interval = current_app.config["OCPP_HEARTBEAT_INTERVAL"]
     charge_point.last_boot_notification = at
     charge_point.last_seen = at
@@ -95,6 +114,19 @@ def register_boot(charge_point_id: str, boot: BootInfo, at: datetime) -> ChargeP
 
 def record_heartbeat(charge_point_id: str, at: datetime) -> None:
     commit_together((_HEARTBEAT, {"charge_point_id": charge_point_id, "at": at}))
+
+
+def first_registration_status() -> RegistrationStatus:
+    if current_app.config["OCPP_UNKNOWN_CHARGE_POINTS"] == "pending":
+        return RegistrationStatus.pending
+    return RegistrationStatus.accepted
+
+
+def may_send_calls(charge_point: ChargePoint | None) -> bool:
+    """Whether the charge point may send CALLs other than BootNotification (it is Accepted, or has not
+    booted yet where unknown charge points are accepted)."""
+    status = charge_point.registration_status if charge_point is not None else None
+    return (status or first_registration_status()) == RegistrationStatus.accepted
 
 
 def validation_mode(charge_point: ChargePoint) -> str:
@@ -116,7 +148,8 @@ def count() -> int:
 
 
 def describe(charge_point: ChargePoint, is_connected: bool, station_status: str | None) -> dict:
-    return {**charge_point.as_dict(), "is_connected": is_connected, "status": station_status}
+    return {**charge_point.as_dict(), "is_connected": is_connected, "status": station_status,
+            "has_password": charge_point.password_hash is not None}
 
 
 def listing(limit: int, offset: int) -> list[dict]:
@@ -145,3 +178,57 @@ def silent(now: datetime, grace: float, default_interval: int) -> list[ChargePoi
     return [charge_point for charge_point in recorded_connected
             if (now - (charge_point.last_seen or charge_point.connected_at)).total_seconds()
             > grace * (charge_point.heartbeat_interval or default_interval)]
+
+
+def register(charge_point_id: str, registration_status: str, security_profile: int | None = None,
+             validation_mode: str | None = None, password: str | None = None) -> dict:
+    """Register a charge point before it connects; raises Conflict when the id is taken."""
+    if get(charge_point_id) is not None:
+        raise Conflict(f"charge point {charge_point_id} exists", {"chargePointId": charge_point_id})
+    charge_point = ChargePoint(id=charge_point_id, registration_status=registration_status,
+                               security_profile=security_profile, validation_mode=validation_mode)
+    security.set_password(charge_point, password)
+    db.session.add(charge_point)
+    db.session.commit()
+    system_log.info("charge_point_registered", f"registered: {registration_status}, security profile "
+                    f"{security_profile if security_profile is not None else 'default'}", charge_point_id=charge_point_id)
+    return details(charge_point_id)
+
+
+def change(charge_point_id: str, **changes) -> dict:
+    """Change registration status, security profile or validation mode (None: the server's default).
+
+    They take effect at the charge point's next connection (or, for the registration status, its next
+    BootNotification)."""
+    charge_point = require(charge_point_id)
+    for field, value in changes.items():
+        setattr(charge_point, field, value)
+    db.session.commit()
+    system_log.info("charge_point_updated", "updated: " + ", ".join(f"{k} {v}" for k, v in changes.items()),
+                    charge_point_id=charge_point_id)
+    return details(charge_point_id)
+
+
+def change_password(charge_point_id: str, password: str | None) -> None:
+    """Set (None: remove) the password a charge point authenticates with (security profiles 1 and 2)."""
+    charge_point = require(charge_point_id)
+    security.set_password(charge_point, password)
+    db.session.commit()
+    system_log.info("charge_point_password", "password " + ("set" if password else "removed"),
+                    charge_point_id=charge_point_id)
+
+
+def delete(charge_point_id: str, force: bool = False) -> None:
+    """Forget a charge point and close its connection; with transactions, only with force (they go too)."""
+    charge_point = require(charge_point_id)
+    transactions = db.session.scalar(select(func.count()).select_from(Transaction)
+                                     .where(Transaction.charge_point_id == charge_point_id))
+    if transactions and not force:
+        raise Conflict(f"charge point {charge_point_id} has {transactions} transactions; delete with force=true "
+                       "to delete them too", {"transactions": transactions})
+    db.session.delete(charge_point)
+    db.session.commit()
+    security.forget(charge_point_id)
+    connections().disconnect(charge_point_id, "charge point deleted")
+    system_log.warning("charge_point_deleted", f"deleted with {transactions} transactions",
+                       charge_point_id=charge_point_id)

@@ -44,15 +44,16 @@ def send(charge_point_id: str, action: str, payload: dict) -> CommandOutcome:
     try:
         reply = connections().call(charge_point_id, action, payload)
     except CommandFailed as failure:
-        system_log.warning("command_failed", f"{action} {payload} failed: {failure}",
-                           charge_point_id=charge_point_id, details={"action": action, "payload": payload})
+        system_log.warning("command_failed", f"{action} failed: {failure}", charge_point_id=charge_point_id,
+                           details={"action": action, "payload": system_log.redacted(payload)})
         raise
     status = reply.get("status")
     success = status is None or status in ACCEPTING_STATUSES
     message = f"{action} {'accepted' if success else 'refused'} by {charge_point_id}" + \
         (f" (status {status})" if status else "")
     system_log.info("command", message, charge_point_id=charge_point_id,
-                    details={"action": action, "payload": payload, "reply": reply})
+                    details={"action": action, "payload": system_log.redacted(payload),
+                             "reply": system_log.redacted(reply)})
     return CommandOutcome(action, charge_point_id, success, message, reply)
 
 

@@ -46,3 +46,19 @@ def truncate(text: str, limit: int = _MAX_TEXT) -> str:
     if not isinstance(text, str):
         text = repr(text)
     return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
+SECRET_FIELDS = frozenset({"password", "authorizationkey", "authorization"})
+SECRET_CONFIGURATION_KEYS = frozenset({"AuthorizationKey"})
+
+
+def redacted(data):
+    """`data` with secrets replaced by "***": password fields, and the value of the AuthorizationKey
+    configuration key (ChangeConfiguration, GetConfiguration)."""
+    if isinstance(data, list):
+        return [redacted(item) for item in data]
+    if not isinstance(data, dict):
+        return data
+    secret_value = isinstance(data.get("key"), str) and data["key"] in SECRET_CONFIGURATION_KEYS
+    return {key: "***" if key.lower() in SECRET_FIELDS or (secret_value and key == "value") else redacted(value)
+            for key, value in data.items()}
