@@ -18,8 +18,10 @@ if settings.WEB_CONCURRENCY > 1 and not settings.REDIS_URL:
 wsgi_app = "wsgi:app"
 worker_class = "gevent"
 workers = settings.WEB_CONCURRENCY
-# Each worker holds at most this many connections per listening port (gunicorn's default is 1000).
-worker_connections = settings.OCPP_MAX_CONNECTIONS
+# Each worker accepts at most this many connections per listening port (gunicorn's default is 1000):
+# some beyond OCPP_MAX_CONNECTIONS, so that the application can answer those with 503 instead of
+# leaving them unanswered in the listen queue.
+worker_connections = settings.OCPP_MAX_CONNECTIONS + 100
 
 if settings.PORT is not None:
     bind = [f"0.0.0.0:{settings.PORT}"]

@@ -11,12 +11,14 @@ import logging
 import flask_smorest
 import marshmallow as ma
 from flask import Flask, request
+from flask_smorest import abort
 from webargs import core
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from app.ocpp.failures import CallErrorReceived, CallTimeout, CommandFailed, InvalidCallResult, NotConnected
 from app.services.errors import Conflict, Invalid, NotFound, ServiceError
+from app.values import contains_nul
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +38,10 @@ class Parser(FlaskParser):
         data = req.get_data(cache=True)
         if not data:
             return core.missing
-        return core.parse_json(data)
+        body = core.parse_json(data)
+        if contains_nul(body):
+            abort(400, message="the request body contains a NUL character")
+        return body
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -99,7 +104,16 @@ def _failure_details(failure: Exception) -> dict:
     return {}
 
 
+def refuse_nul_in_url():
+    """A NUL in the path or the query is refused before anything looks it up."""
+    if "\x00" in request.path or any(contains_nul(value) for value in request.args.values()):
+        return error_body("Bad Request", "the URL contains a NUL character"), 400
+    return None
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(refuse_nul_in_url)
+
     def handle_failure(failure: Exception):
         for failure_class, status, name in _STATUS_BY_FAILURE:
             if isinstance(failure, failure_class):

@@ -4,6 +4,7 @@ point would, with replies, silences and CALLERRORs a test can choose."""
 import asyncio
 import json
 import uuid
+from urllib.parse import quote
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime, timedelta, timezone
 
@@ -112,7 +113,7 @@ async def connected(server, charge_point_id: str | None = None, path: str = "", 
     """A simulated charge point connected to `server` (a RunningServer, or its ws:// URL) for the block."""
     charge_point_id = charge_point_id or new_id()
     url = server if isinstance(server, str) else server.ws_url
-    async with websockets.connect(f"{url}/{path}{charge_point_id}", subprotocols=["ocpp1.6"],
+    async with websockets.connect(f"{url}/{path}{quote(charge_point_id, safe='')}", subprotocols=["ocpp1.6"],
                                   **options) as connection:
         charge_point = SimulatedChargePoint(charge_point_id, connection, response_timeout=10)
         task = asyncio.create_task(charge_point.start())

@@ -12,6 +12,7 @@ CALLERROR the OCPP-J 1.6 specification names (section 4.2.3, with the errata's s
 | CALL with fewer than 4 elements                      | ProtocolError (the frame is incomplete)|
 | CALL with more elements, action not a string,        | FormationViolation                     |
 | payload not an object                                |                                        |
+| a NUL character (\u0000) in a value                  | PropertyConstraintViolation            |
 | malformed CALLRESULT / CALLERROR                     | dropped and logged (nothing answers a  |
 |                                                      | reply)                                 |
 
@@ -22,6 +23,8 @@ from typing import NamedTuple
 
 from ocpp.exceptions import (FormationViolationError, OCPPError, PropertyConstraintViolationError,
                              ProtocolError)
+
+from app.values import contains_nul
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 UNREADABLE_ID = "-1"
@@ -77,7 +80,9 @@ def parse(text: str | bytes) -> Message:
             UNREADABLE_ID)
     message_type, unique_id = frame[0], frame[1]
     if message_type == CALL and type(message_type) is int:
-        return _call(frame, unique_id)
+        # JSON can only carry a NUL escaped; looking for the escape first spares most frames the walk.
+        may_hold_nul = ("\\u0000" if isinstance(text, str) else b"\\u0000") in text
+        return _call(frame, unique_id, may_hold_nul)
     if message_type == CALLRESULT and type(message_type) is int:
         return _call_result(frame, unique_id)
     if message_type == CALLERROR and type(message_type) is int:
@@ -87,7 +92,7 @@ def parse(text: str | bytes) -> Message:
         unique_id)
 
 
-def _call(frame: list, unique_id: str) -> Call:
+def _call(frame: list, unique_id: str, may_hold_nul: bool) -> Call:
     if len(frame) < 4:
         raise FrameRejected(ProtocolError("A CALL has 4 elements: [2, uniqueId, action, payload]"), unique_id)
     if len(frame) > 4:
@@ -97,6 +102,8 @@ def _call(frame: list, unique_id: str) -> Call:
         raise FrameRejected(FormationViolationError("The action of a CALL must be a non-empty string"), unique_id)
     if not isinstance(payload, dict):
         raise FrameRejected(FormationViolationError("The payload of a CALL must be a JSON object"), unique_id)
+    if may_hold_nul and contains_nul(payload):
+        raise FrameRejected(PropertyConstraintViolationError("NUL characters are not allowed in values"), unique_id)
     return Call(unique_id, action, payload)
 
 
