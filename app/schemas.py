@@ -28,7 +28,13 @@ class CamelCaseSchema(Schema):
 
 
 class Timestamp(fields.Field):
-    """ISO 8601 in UTC with Z on the way out; any ISO 8601 date-time on the way in (no offset: UTC)."""
+    """ISO 8601 in UTC with Z on the way out; any ISO 8601 date-time on the way in (no offset: UTC).
+
+    Null where there is no such time (yet): lastHeartbeat before the first heartbeat, and so on."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("allow_none", True)
+        super().__init__(**kwargs)
 
     def _serialize(self, value, attr, obj, **kwargs):
         return isoformat(value)
@@ -46,12 +52,17 @@ def one_of(values) -> validate.OneOf:
     return validate.OneOf([str(value) for value in values])
 
 
-def strict_integer(minimum: int | None = None, **kwargs) -> fields.Integer:
-    return fields.Integer(strict=True, validate=validate.Range(min=minimum) if minimum is not None else None,
-                          **kwargs)
+# OCPP's integers (transactionId, connectorId ...) are 32-bit; so are the columns that keep them.
+INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
 
 
-ChargePointId = fields.String(required=True, validate=validate.Length(1, 48))
+def strict_integer(minimum: int = INT32_MIN, **kwargs) -> fields.Integer:
+    """An integer given as a JSON number (not "1"), within 32 bits."""
+    return fields.Integer(strict=True, validate=validate.Range(minimum, INT32_MAX), **kwargs)
+
+
+PRINTABLE_ASCII = r"^[\x20-\x7E]*$"
+ChargePointId = fields.String(required=True, validate=[validate.Length(1, 48), validate.Regexp(PRINTABLE_ASCII)])
 IdTagValue = fields.String(validate=validate.Length(1, 20))
 
 
@@ -68,9 +79,9 @@ class StatusSchema(CamelCaseSchema):
     system_name = fields.String()
     version = fields.String()
     uptime_seconds = fields.Integer()
-    charge_points_total = fields.Integer()
+    charge_points_total = fields.Integer(allow_none=True, metadata={"description": "null when the database is down"})
     charge_points_connected = fields.Integer()
-    active_transactions = fields.Integer()
+    active_transactions = fields.Integer(allow_none=True, metadata={"description": "null when the database is down"})
     database = fields.Nested(DatabaseStatusSchema)
 
 
@@ -248,7 +259,7 @@ class EnergyReportSchema(CamelCaseSchema):
 
 class PageQuery(CamelCaseSchema):
     limit = fields.Integer(load_default=100, validate=validate.Range(1, MAX_PAGE))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, INT32_MAX))
 
 
 class ChargePointQuery(PageQuery):
@@ -262,7 +273,7 @@ class ConnectorQuery(CamelCaseSchema):
 class TransactionQuery(PageQuery):
     charge_point_id = fields.String(validate=validate.Length(1, 48))
     is_complete = fields.Boolean()
-    transaction_id = fields.Integer()
+    transaction_id = fields.Integer(validate=validate.Range(INT32_MIN, INT32_MAX))
     limit = fields.Integer(load_default=MAX_PAGE, validate=validate.Range(1, MAX_PAGE))
 
 
@@ -293,9 +304,7 @@ class EnergyReportQuery(CamelCaseSchema):
 
 # --- request bodies ---
 
-def printable_ascii(value: str) -> None:
-    if not (value.isascii() and value.isprintable()):
-        raise ValidationError("Must be printable ASCII.")
+printable_ascii = validate.Regexp(PRINTABLE_ASCII, error="Must be printable ASCII.")
 
 
 Password = fields.String(load_only=True, validate=[validate.Length(16, 40), printable_ascii], metadata={
@@ -393,6 +402,6 @@ class GenericCommandBody(ChargePointCommandBody):
 
 class CloseTransactionBody(CamelCaseSchema):
     transaction_id = strict_integer(required=True)
-    final_energy = fields.Float(validate=validate.Range(min=0), allow_nan=False, metadata={
+    final_energy = fields.Float(validate=validate.Range(0, 1_000_000), allow_nan=False, metadata={
         "description": "kWh delivered by the transaction; without it, the last energy register reading stands"})
     reason = fields.String(load_default="Administrative", validate=validate.Length(1, 32))

@@ -3,6 +3,7 @@ from flask import Flask
 
 from app import __version__
 from app.errors import Api
+from app.schemas import Timestamp
 
 api = Api()
 
@@ -23,6 +24,7 @@ def init_app(app: Flask) -> None:
         },
     )
     api.init_app(app)
+    api.register_field(Timestamp, "string", "date-time")
     from app.api import auth
     auth.init_app(app)
     from app.api import admin, authorizations, charge_points, commands, logs, reports, status, transactions

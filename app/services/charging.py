@@ -235,7 +235,8 @@ def find_transactions(charge_point_id: str | None = None, is_complete: bool | No
 
 
 def require(transaction_id: int) -> Transaction:
-    transaction = db.session.get(Transaction, transaction_id)
+    # Beyond 32 bits no transaction exists (and the database would refuse to compare the number).
+    transaction = db.session.get(Transaction, transaction_id) if -2**31 <= transaction_id < 2**31 else None
     if transaction is None:
         raise NotFound(f"transaction {transaction_id} is not known", {"transactionId": transaction_id})
     return transaction
