@@ -68,22 +68,34 @@ def response_schema(action: str) -> str:
     return action + "Response"
 
 
+INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
+
+
 @functools.cache
 def schema(name: str) -> dict:
-    """The schema document; 'multipleOf' is left out (see _without_multiple_of)."""
+    """The schema document, adapted (see _adapted)."""
     with open(SCHEMA_DIR / f"{name}.json", encoding="utf-8-sig") as file:
-        return _without_multiple_of(json.load(file))
+        return _adapted(json.load(file))
 
 
-def _without_multiple_of(node):
-    # The 1.6 schemas give decimals "multipleOf": 0.1, which binary floats cannot honour (21.4 / 0.1 is
-    # 213.99999999999997). The `ocpp` package works around it with Decimal parsing; we drop the rule
-    # and round the values we send to one decimal instead.
-    if isinstance(node, dict):
-        return {key: _without_multiple_of(value) for key, value in node.items() if key != "multipleOf"}
+def _adapted(node):
+    """Two changes to the official schemas.
+
+    - "multipleOf": 0.1 is dropped: binary floats cannot honour it (21.4 / 0.1 is 213.99999999999997).
+      The `ocpp` package works around it with Decimal parsing; we round the values we send instead.
+    - Integers get 32-bit bounds: OCPP's integer is 32-bit, and so are the columns that keep
+      transactionId and connectorId; a larger number is a PropertyConstraintViolation, not a failure
+      of the database.
+    """
     if isinstance(node, list):
-        return [_without_multiple_of(item) for item in node]
-    return node
+        return [_adapted(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    adapted = {key: _adapted(value) for key, value in node.items() if key != "multipleOf"}
+    if adapted.get("type") == "integer":
+        adapted.setdefault("minimum", INT32_MIN)
+        adapted.setdefault("maximum", INT32_MAX)
+    return adapted
 
 
 @functools.cache
