@@ -141,6 +141,7 @@ SETTINGS = (
     Setting("REDIS_URL", text, None, "Redis URL for background jobs and several processes"),
     Setting("WEB_CONCURRENCY", integer(1, 64), "1", "Number of gunicorn worker processes"),
     Setting("LOG_LEVEL", choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", "Log level"),
+    Setting("LOG_FORMAT", choice("plain", "json"), "plain", "plain: one line of text per event; json: one JSON object"),
     # Ours
     Setting("OCPP_VALIDATION", choice("strict", "lenient"), "strict",
             "strict: frames that break the OCPP 1.6 schemas get a CALLERROR; lenient: small violations "

@@ -3,8 +3,11 @@
 OCPP_HOST:OCPP_WEBSOCKET_PORT serves the charge points and OCPP_HOST:OCPP_API_PORT the HTTP API;
 where PORT is set (Heroku, App Platform) both are served on 0.0.0.0:$PORT.
 """
+import os
+import shutil
 import ssl
 import sys
+import tempfile
 
 from config import load_config_or_exit
 
@@ -31,7 +34,25 @@ else:
     bind = [f"{settings.OCPP_HOST}:{settings.OCPP_WEBSOCKET_PORT}", f"{settings.OCPP_HOST}:{settings.OCPP_API_PORT}"]
 
 loglevel = settings.LOG_LEVEL.lower()
+# gunicorn's own lines in the format of the application's (app/log_setup.py); no access log, which
+# would add a line per API request and show what clients send.
+_FORMATS = {
+    "plain": {"format": "%(asctime)s %(levelname)s %(name)s [-] %(message)s"},
+    "json": {"()": "pythonjsonlogger.json.JsonFormatter", "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}},
+}
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"default": _FORMATS[settings.LOG_FORMAT]},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "default", "stream": "ext://sys.stderr"}},
+    "root": {"handlers": ["stderr"], "level": settings.LOG_LEVEL},
+    "loggers": {"gunicorn.error": {"handlers": ["stderr"], "level": settings.LOG_LEVEL, "propagate": False},
+                "alembic.runtime.plugins": {"level": "WARNING"}},  # a line per plugin at every import
+}
 graceful_timeout = 30
+# No gunicornc control socket: several servers on one host would share its path in $HOME.
+control_socket_disable = True
 # The gevent worker reads each HTTP request (a WebSocket handshake too) within `keepalive` seconds.
 keepalive = max(1, round(settings.OCPP_HANDSHAKE_TIMEOUT))
 
@@ -55,3 +76,21 @@ def post_worker_init(worker):
     graceful shutdown on SIGTERM (WebSockets closed with 1001 after commands in flight are answered)."""
     from app.runtime import start_background
     start_background(worker.wsgi, worker)
+
+
+# Several workers: each writes its Prometheus metrics to files in one directory, which /metrics adds up.
+if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ocpp-metrics-")
+
+
+def on_starting(server):
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:  # figures of an earlier run must not count
+        shutil.rmtree(directory, ignore_errors=True)
+        os.makedirs(directory, exist_ok=True)
+
+
+def child_exit(server, worker):
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        from prometheus_client import multiprocess
+        multiprocess.mark_process_dead(worker.pid)

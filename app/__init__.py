@@ -5,7 +5,7 @@ from pathlib import Path
 
 from flask import Flask, abort, request
 
-from app import api, cli, database, errors, group_commit, log_setup
+from app import api, cli, database, errors, group_commit, log_setup, metrics
 from app.extensions import db, migrate, sock
 from app.ocpp import transport
 from app.ocpp import schemas as ocpp_schemas  # not "schemas": app.schemas, the API's, would shadow it
@@ -30,8 +30,11 @@ def create_app(config: Config | None = None) -> Flask:
     ocpp_schemas.warm_up()
 
     from app.ocpp import handlers  # noqa: F401  (registers the OCPP handlers)
+    from app.api.health import bp as health_bp
     from app.ocpp.websocket import bp as ocpp_bp
     app.register_blueprint(ocpp_bp)
+    app.register_blueprint(health_bp)
+    metrics.init_app(app)
     api.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
@@ -39,8 +42,12 @@ def create_app(config: Config | None = None) -> Flask:
     return app
 
 
+BOTH_PORTS = {"health", "metrics"}  # load balancers of either port check these
+
+
 def _serve_each_port_its_own(app: Flask) -> None:
-    """With two ports, the WebSocket endpoint answers only on its port and the API only on the other."""
+    """With two ports, the WebSocket endpoint answers only on its port and the API only on the other;
+    /healthz, /readyz and /metrics answer on both."""
     if app.config["PORT"] is not None or app.config["OCPP_WEBSOCKET_PORT"] == app.config["OCPP_API_PORT"]:
         return
     websocket_port, api_port = str(app.config["OCPP_WEBSOCKET_PORT"]), str(app.config["OCPP_API_PORT"])
@@ -49,6 +56,8 @@ def _serve_each_port_its_own(app: Flask) -> None:
     def serve_only_this_ports_service():
         # SERVER_PORT is the port gunicorn accepted the connection on (not the Host header).
         port = request.environ.get("SERVER_PORT")
+        if request.blueprint in BOTH_PORTS:
+            return
         is_websocket_endpoint = request.blueprint == "ocpp"
         if (port == websocket_port and not is_websocket_endpoint) or (port == api_port and is_websocket_endpoint):
             abort(404)

@@ -12,6 +12,7 @@ from ocpp.charge_point import camel_to_snake_case, remove_nones, serialize_as_di
 from ocpp.exceptions import InternalError, NotImplementedError, NotSupportedError, OCPPError, SecurityError
 from ocpp.v16.enums import Action
 
+from app import metrics
 from app.extensions import db
 from app.ocpp import protocol, schemas
 from app.ocpp.protocol import Call
@@ -69,10 +70,13 @@ class CallDispatcher:
     def answer(self, call: Call) -> str:
         """The reply frame to `call`; database work is committed or rolled back before it returns."""
         try:
-            return protocol.call_result_frame(call.unique_id, self._result(call))
+            frame = protocol.call_result_frame(call.unique_id, self._result(call))
+            metrics.answered(call.action)
+            return frame
         except OCPPError as error:
             db.session.rollback()
-            self.rejected(call, error)
+            self._log_rejection(protocol.call_frame(*call), error)
+            metrics.answered(call.action, error.code)
             return protocol.call_error_frame(call.unique_id, error)
         except Exception as error:  # a bug or a database failure: the charge point must still get an answer
             db.session.rollback()
@@ -80,6 +84,7 @@ class CallDispatcher:
             system_log.error("call_failed", f"{call.action} could not be handled: {error!r}",
                              charge_point_id=self.charge_point_id,
                              details={"uniqueId": call.unique_id, "action": call.action})
+            metrics.answered(call.action, InternalError.code)
             return protocol.call_error_frame(call.unique_id, InternalError(
                 f"{call.action} could not be handled; the central system logged the cause"))
         finally:
@@ -105,12 +110,15 @@ class CallDispatcher:
             raise InvalidResponse(f"{call.action} response {reply} breaks its schema: {violation}") from None
         return reply
 
-    def rejected(self, frame: Call | str | bytes, error: OCPPError) -> None:
-        """Log a frame answered with a CALLERROR, with the frame itself."""
-        text = protocol.call_frame(*frame) if isinstance(frame, Call) else frame
+    def rejected(self, frame: str | bytes, error: OCPPError) -> None:
+        """A frame answered with a CALLERROR before it could be read as a CALL: logged with the frame."""
+        self._log_rejection(frame, error)
+        metrics.rejected(error.code)
+
+    def _log_rejection(self, frame: str | bytes, error: OCPPError) -> None:
         system_log.warning("frame_rejected", f"{error.code}: {error.description}",
                            charge_point_id=self.charge_point_id,
-                           details={"frame": system_log.truncate(text), "errorDetails": error.details})
+                           details={"frame": system_log.truncate(frame), "errorDetails": error.details})
 
     def dropped(self, frame: str | bytes, reason: str) -> None:
         """Log a frame that nothing can answer (a reply that is malformed or matches no CALL)."""

@@ -14,6 +14,7 @@ from gevent.lock import BoundedSemaphore
 from ocpp.exceptions import GenericError, OCPPError
 from simple_websocket import ConnectionClosed
 
+from app import metrics
 from app.ocpp import protocol, schemas, transport
 from app.ocpp.failures import CallErrorReceived, CallTimeout, InvalidCallResult, NotConnected
 from app.ocpp.protocol import Call, CallError, CallResult, FrameRejected
@@ -117,6 +118,7 @@ class ChargePointSession:
                                      f"rate limit: {limit}")
         if isinstance(message, Call):
             self.send(protocol.call_error_frame(message.unique_id, GenericError(f"Rate limit exceeded: {limit}")))
+            metrics.answered(message.action, GenericError.code)
         if self._rate_limit.abused:
             self.close(POLICY_VIOLATION, f"rate limit exceeded ({limit})")
 

@@ -5,11 +5,13 @@ Sessions of this process are held here; with REDIS_URL, the relay records them i
 CALLs to and from the other processes (app/services/relay.py).
 """
 import logging
+import time
 
 import gevent
 from flask import Flask, current_app
 from redis import Redis
 
+from app import metrics
 from app.ocpp.failures import CommandFailed, NotConnected
 from app.ocpp.session import ChargePointSession
 from app.services.relay import RedisRelay
@@ -34,6 +36,8 @@ class Connections:
         if previous is not None and previous is not session:
             logger.info("%s: %s", session.charge_point_id, REPLACED)
             previous.close(reason=REPLACED)
+        else:
+            metrics.CONNECTED.inc()
         if self.relay is not None:
             self.relay.claim(session.charge_point_id, session.token)
 
@@ -42,6 +46,7 @@ class Connections:
         if self._sessions.get(session.charge_point_id) is not session:
             return False
         del self._sessions[session.charge_point_id]
+        metrics.CONNECTED.dec()
         if self.relay is not None:
             self.relay.release(session.charge_point_id, session.token)
         return True
@@ -92,6 +97,7 @@ class Connections:
                   ) -> list[dict | CommandFailed]:
         """Send CALLs side by side; each result is a CALLRESULT payload or the CommandFailed it came to."""
         timeout = self.default_timeout if timeout is None else timeout
+        began = time.monotonic()
         results: list = [None] * len(calls)
         local, remote = [], []
         for index, call in enumerate(calls):
@@ -102,6 +108,10 @@ class Connections:
                 results[index] = result
         for index, greenlet in greenlets.items():
             results[index] = greenlet.get()
+        seconds = time.monotonic() - began
+        for (_, action, _), result in zip(calls, results):
+            outcome = result.kind if isinstance(result, CommandFailed) else "answered"
+            metrics.COMMAND_SECONDS.labels(metrics.action_label(action), outcome).observe(seconds)
         return results
 
     def _call_here(self, charge_point_id, action, payload, timeout) -> dict | CommandFailed:

@@ -5,6 +5,7 @@ import functools
 import logging
 import time
 
+from app import metrics
 from app.extensions import db
 from app.services import system_log
 
@@ -22,12 +23,14 @@ def job(function):
             db.session.rollback()
             seconds = round(time.monotonic() - began, 3)
             logger.exception("job %s failed", function.__name__)
+            metrics.JOB_RUNS.labels(function.__name__, "failed").inc()
             system_log.error("job_failed", f"{function.__name__} failed after {seconds} s: {error!r}",
                              details={"job": function.__name__, "seconds": seconds})
             raise
         finally:
             db.session.remove()
         seconds = round(time.monotonic() - began, 3)
+        metrics.JOB_RUNS.labels(function.__name__, "done").inc()
         summary = ", ".join(f"{key} {value}" for key, value in outcome.items()) or "nothing to do"
         system_log.info("job", f"{function.__name__}: {summary} ({seconds} s)",
                         details={"job": function.__name__, "seconds": seconds, **outcome})

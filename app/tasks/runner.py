@@ -4,6 +4,7 @@ import gevent
 from flask import Flask
 from rq.cron import CronScheduler
 
+from app import metrics
 from app.services import system_log
 from app.tasks.schedule import PERIODIC_JOBS
 
@@ -27,6 +28,7 @@ def _every(app: Flask, periodic) -> None:
                 with gevent.Timeout(periodic.timeout):
                     periodic.function()
             except gevent.Timeout:
+                metrics.JOB_RUNS.labels(periodic.function.__name__, "timed_out").inc()
                 system_log.error("job_failed", f"{periodic.function.__name__} took longer than {periodic.timeout} s "
                                  "and was stopped", details={"job": periodic.function.__name__})
             except Exception:
