@@ -263,12 +263,6 @@ class Config:
                 "pool_use_lifo": True, "executemany_mode": "values_plus_batch"}
 
     @property
-    def sqlite_path(self) -> Path | None:
-        if self.DATABASE_KIND != "sqlite":
-            return None
-        return Path(self.SQLALCHEMY_DATABASE_URI.removeprefix("sqlite:///"))
-
-    @property
     def serves_both_on_one_port(self) -> bool:
         return self.PORT is not None or self.OCPP_WEBSOCKET_PORT == self.OCPP_API_PORT
 

@@ -3,9 +3,11 @@
 Everything else speaks SQLAlchemy and does not care which database is behind it.
 """
 import functools
+from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
@@ -14,6 +16,8 @@ from app.extensions import db
 def init_app(app: Flask) -> None:
     if app.config["DATABASE_KIND"] != "sqlite":
         return
+    # DB_SQLITE_PATH=data/ocpp.db works on a fresh checkout: SQLite creates the file, not its directory.
+    Path(make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database).parent.mkdir(parents=True, exist_ok=True)
     synchronous = app.config["DB_SQLITE_SYNCHRONOUS"]
     with app.app_context():
         engine = db.engine
