@@ -5,7 +5,7 @@ UTCDateTime is the one place that converts.
 """
 from datetime import datetime, timezone
 
-from sqlalchemy import (JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text,
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
                         TypeDecorator, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -70,6 +70,9 @@ class ChargePoint(Timestamped, db.Model):
     security_profile: Mapped[int | None] = mapped_column(Integer)
     # The AuthorizationKey (profiles 1 and 2) as a salted scrypt hash; never the key itself.
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # The version of the local authorization list the charge point holds, as far as we know (None: we
+    # never sent one, or it reported another: the next sync is Full).
+    local_list_version: Mapped[int | None] = mapped_column(Integer)
 
 
 class Connector(db.Model):
@@ -218,6 +221,91 @@ class FileTransferStatusChange(db.Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ConfigurationKey(db.Model):
+    """A configuration key of a charge point as it last reported (GetConfiguration) or accepted
+    (ChangeConfiguration) it: the last known configuration, without asking again."""
+    __tablename__ = "configuration_keys"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str | None] = mapped_column(String(500))
+    readonly: Mapped[bool | None] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LocalListEntry(db.Model):
+    """An entry of the local authorization list as the charge point holds it (as last accepted): what a
+    differential SendLocalList is computed against."""
+    __tablename__ = "local_list_entries"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True)
+    id_tag: Mapped[str] = mapped_column(String(20), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    expiry_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    parent_id_tag: Mapped[str | None] = mapped_column(String(20))
+
+
+class Reservation(Timestamped, db.Model):
+    """A ReserveNow; its id is the reservationId sent to the charge point."""
+    __tablename__ = "reservations"
+    __table_args__ = (Index("ix_reservations_active", "charge_point_id", "connector_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(
+        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"))
+    connector_id: Mapped[int] = mapped_column(Integer)
+    id_tag: Mapped[str] = mapped_column(String(20))
+    parent_id_tag: Mapped[str | None] = mapped_column(String(20))
+    expiry_date: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Requested (sent, no answer yet), Accepted (active), Faulted/Occupied/Rejected/Unavailable (refused
+    # by the charge point), Cancelled, Expired, Used (a transaction started with it).
+    status: Mapped[str] = mapped_column(String(16))
+    transaction_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class ChargingProfile(Timestamped, db.Model):
+    """A charging profile sent with SetChargingProfile; its id is the chargingProfileId."""
+    __tablename__ = "charging_profiles"
+    __table_args__ = (Index("ix_charging_profiles_cp", "charge_point_id", "connector_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(
+        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"))
+    connector_id: Mapped[int] = mapped_column(Integer)
+    stack_level: Mapped[int] = mapped_column(Integer)
+    purpose: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    recurrency_kind: Mapped[str | None] = mapped_column(String(16))
+    valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    transaction_id: Mapped[int | None] = mapped_column(Integer)
+    # chargingSchedule as sent (duration, startSchedule, chargingRateUnit A or W, periods, minChargingRate).
+    schedule: Mapped[dict] = mapped_column(JSON)
+    # Requested, Accepted, Rejected, NotSupported (the charge point's answer), Cleared.
+    status: Mapped[str] = mapped_column(String(16))
+
+
+class FileTransferRequest(db.Model):
+    """An UpdateFirmware or GetDiagnostics sent, with what the charge point answered."""
+    __tablename__ = "file_transfer_requests"
+    __table_args__ = (Index("ix_file_transfer_requests_cp", "charge_point_id", "requested_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(
+        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # firmware or diagnostics
+    location: Mapped[str] = mapped_column(Text)
+    retrieve_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    start_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stop_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retries: Mapped[int | None] = mapped_column(Integer)
+    retry_interval: Mapped[int | None] = mapped_column(Integer)
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class SecurityEvent(db.Model):
     """A SecurityEventNotification from a charge point (OCPP 1.6 Security Whitepaper)."""
     __tablename__ = "security_events"
@@ -276,5 +364,6 @@ class SystemLog(db.Model):
 
 
 __all__ = ["ChargePoint", "Connector", "ConnectorStatusChange", "IdTag", "Transaction", "MeterValue",
-           "DataTransferMessage", "FileTransferStatusChange", "SecurityEvent", "CertificateSigningRequest", "ApiKey",
+           "DataTransferMessage", "FileTransferStatusChange", "ConfigurationKey", "LocalListEntry", "Reservation",
+           "ChargingProfile", "FileTransferRequest", "SecurityEvent", "CertificateSigningRequest", "ApiKey",
            "SystemLog", "UTCDateTime"]

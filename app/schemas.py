@@ -7,7 +7,9 @@ Energy is in kWh where the API speaks of energy (energyDelivered, finalEnergy), 
 from datetime import timedelta
 
 from marshmallow import Schema, ValidationError, fields, post_dump, validate, validates_schema
-from ocpp.v16.enums import AuthorizationStatus, AvailabilityType, MessageTrigger, RegistrationStatus, ResetType
+from ocpp.v16.enums import (AuthorizationStatus, AvailabilityType, ChargingProfileKindType, ChargingProfilePurposeType,
+                            ChargingRateUnitType, MessageTrigger, RecurrencyKind, RegistrationStatus, ResetType,
+                            UpdateType)
 
 from app.ocpp.schemas import CENTRAL_SYSTEM_ACTIONS
 from app.services.system_log import LEVELS
@@ -56,9 +58,9 @@ def one_of(values) -> validate.OneOf:
 INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
 
 
-def strict_integer(minimum: int = INT32_MIN, **kwargs) -> fields.Integer:
+def strict_integer(minimum: int = INT32_MIN, maximum: int = INT32_MAX, **kwargs) -> fields.Integer:
     """An integer given as a JSON number (not "1"), within 32 bits."""
-    return fields.Integer(strict=True, validate=validate.Range(minimum, INT32_MAX), **kwargs)
+    return fields.Integer(strict=True, validate=validate.Range(minimum, maximum), **kwargs)
 
 
 PRINTABLE_ASCII = r"^[\x20-\x7E]*$"
@@ -209,6 +211,91 @@ class CommandResultSchema(CamelCaseSchema):
         return {**outcome.reply, **ours}
 
 
+class ReservationSchema(CamelCaseSchema):
+    reservation_id = fields.Integer(attribute="id")
+    charge_point_id = fields.String()
+    connector_id = fields.Integer()
+    id_tag = fields.String()
+    parent_id_tag = fields.String(allow_none=True)
+    expiry_date = Timestamp()
+    status = fields.String(metadata={"description": "Requested, Accepted (active), Faulted, Occupied, Rejected, "
+                                                    "Unavailable, Failed, Cancelled, Expired or Used"})
+    transaction_id = fields.Integer(allow_none=True, metadata={"description": "The transaction that used it"})
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+class ReservationResultSchema(CommandResultSchema):
+    reservation = fields.Nested(ReservationSchema, attribute="subject")
+
+
+class StoredChargingProfileSchema(CamelCaseSchema):
+    charging_profile_id = fields.Integer(attribute="id")
+    charge_point_id = fields.String()
+    connector_id = fields.Integer()
+    stack_level = fields.Integer()
+    charging_profile_purpose = fields.String(attribute="purpose")
+    charging_profile_kind = fields.String(attribute="kind")
+    recurrency_kind = fields.String(allow_none=True)
+    valid_from = Timestamp()
+    valid_to = Timestamp()
+    transaction_id = fields.Integer(allow_none=True)
+    charging_schedule = fields.Dict(attribute="schedule")
+    status = fields.String(metadata={"description": "Requested, Accepted, Rejected, NotSupported, Failed, Replaced "
+                                                    "or Cleared"})
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+class ChargingProfileResultSchema(CommandResultSchema):
+    charging_profile = fields.Nested(StoredChargingProfileSchema, attribute="subject")
+
+
+class ConfigurationKeySchema(CamelCaseSchema):
+    key = fields.String()
+    value = fields.String(allow_none=True, metadata={"description": "*** for AuthorizationKey"})
+    readonly = fields.Boolean(allow_none=True)
+    updated_at = Timestamp()
+
+
+class FileTransferStatusChangeSchema(CamelCaseSchema):
+    kind = fields.String(metadata={"description": "firmware, diagnostics or log"})
+    status = fields.String()
+    request_id = fields.Integer(allow_none=True)
+    received_at = Timestamp()
+
+
+class FileTransferRequestSchema(CamelCaseSchema):
+    kind = fields.String(metadata={"description": "firmware (UpdateFirmware) or diagnostics (GetDiagnostics)"})
+    location = fields.String()
+    retrieve_date = Timestamp()
+    start_time = Timestamp()
+    stop_time = Timestamp()
+    retries = fields.Integer(allow_none=True)
+    retry_interval = fields.Integer(allow_none=True)
+    file_name = fields.String(allow_none=True, metadata={"description": "GetDiagnostics: the file it will upload"})
+    requested_at = Timestamp()
+
+
+class FileTransfersSchema(CamelCaseSchema):
+    charge_point_id = fields.String()
+    firmware_status = fields.String(allow_none=True)
+    firmware_status_at = Timestamp()
+    diagnostics_status = fields.String(allow_none=True)
+    diagnostics_status_at = Timestamp()
+    log_status = fields.String(allow_none=True)
+    log_status_at = Timestamp()
+    status_changes = fields.List(fields.Nested(FileTransferStatusChangeSchema))
+    requests = fields.List(fields.Nested(FileTransferRequestSchema))
+
+
+class LocalListSyncResultSchema(CamelCaseSchema):
+    charge_point_id = fields.String()
+    success = fields.Boolean()
+    message = fields.String()
+    status = fields.String(allow_none=True, metadata={"description": "What the charge point answered"})
+
+
 class MessageSchema(CamelCaseSchema):
     success = fields.Boolean()
     message = fields.String()
@@ -347,10 +434,50 @@ class ChargePointCommandBody(CamelCaseSchema):
     charge_point_id = ChargePointId
 
 
+class ChargingSchedulePeriodBody(CamelCaseSchema):
+    start_period = strict_integer(0, required=True, metadata={"description": "Seconds from the schedule's start"})
+    limit = fields.Float(required=True, allow_nan=False, validate=validate.Range(0, 1e6),
+                         metadata={"description": "In the chargingRateUnit (A or W); rounded to one decimal"})
+    number_phases = strict_integer(1, 3)
+
+
+class ChargingScheduleBody(CamelCaseSchema):
+    duration = strict_integer(0)
+    start_schedule = Timestamp(allow_none=False)
+    charging_rate_unit = fields.String(required=True, validate=one_of(ChargingRateUnitType))
+    charging_schedule_period = fields.List(fields.Nested(ChargingSchedulePeriodBody), required=True,
+                                           validate=validate.Length(1, 100))
+    min_charging_rate = fields.Float(allow_nan=False, validate=validate.Range(0, 1e6))
+
+
+class ChargingProfileBody(CamelCaseSchema):
+    """An OCPP 1.6 csChargingProfiles without chargingProfileId: the central system numbers its profiles."""
+    stack_level = strict_integer(0, required=True)
+    charging_profile_purpose = fields.String(required=True, validate=one_of(ChargingProfilePurposeType))
+    charging_profile_kind = fields.String(required=True, validate=one_of(ChargingProfileKindType))
+    recurrency_kind = fields.String(validate=one_of(RecurrencyKind))
+    valid_from = Timestamp(allow_none=False)
+    valid_to = Timestamp(allow_none=False)
+    transaction_id = strict_integer(metadata={"description": "TxProfile: the running transaction it applies to"})
+    charging_schedule = fields.Nested(ChargingScheduleBody, required=True)
+
+
+def ocpp_profile(profile: dict) -> dict:
+    """A loaded ChargingProfileBody as OCPP writes it (camelCase, timestamps as text)."""
+    def without_none(value):
+        if isinstance(value, dict):
+            return {key: without_none(item) for key, item in value.items() if item is not None}
+        if isinstance(value, list):
+            return [without_none(item) for item in value]
+        return value
+    return without_none(ChargingProfileBody().dump(profile))
+
+
 class RemoteStartBody(ChargePointCommandBody):
     id_tag = fields.String(required=True, validate=validate.Length(1, 20))
     connector_id = strict_integer(1)
-    charging_profile = fields.Dict(metadata={"description": "An OCPP 1.6 csChargingProfiles (TxProfile)"})
+    charging_profile = fields.Nested(ChargingProfileBody, metadata={
+        "description": "A TxProfile for the transaction to start (chargingProfileId is given by the server)"})
 
 
 class RemoteStopBody(ChargePointCommandBody):
@@ -405,3 +532,73 @@ class CloseTransactionBody(CamelCaseSchema):
     final_energy = fields.Float(validate=validate.Range(0, 1_000_000), allow_nan=False, metadata={
         "description": "kWh delivered by the transaction; without it, the last energy register reading stands"})
     reason = fields.String(load_default="Administrative", validate=validate.Length(1, 32))
+
+
+class UpdateFirmwareBody(ChargePointCommandBody):
+    location = fields.String(required=True, validate=validate.Length(1, 512), metadata={"description": "A URI"})
+    retrieve_date = Timestamp(allow_none=False, metadata={"description": "When to download; default now"})
+    retries = strict_integer(0)
+    retry_interval = strict_integer(0)
+
+
+class GetDiagnosticsBody(ChargePointCommandBody):
+    location = fields.String(required=True, validate=validate.Length(1, 512), metadata={"description": "A URI"})
+    start_time = Timestamp(allow_none=False)
+    stop_time = Timestamp(allow_none=False)
+    retries = strict_integer(0)
+    retry_interval = strict_integer(0)
+
+
+class SendLocalListBody(ChargePointCommandBody):
+    update_type = fields.String(validate=one_of(UpdateType), metadata={
+        "description": "Full or Differential; without it, Differential where the charge point's version is known"})
+
+
+class LocalListSyncBody(CamelCaseSchema):
+    charge_point_id = fields.String(validate=[validate.Length(1, 48), validate.Regexp(PRINTABLE_ASCII)],
+                                    metadata={"description": "Without it, every connected charge point"})
+    update_type = fields.String(validate=one_of(UpdateType))
+
+
+class ReserveNowBody(ChargePointCommandBody):
+    connector_id = strict_integer(0, required=True, metadata={"description": "0: any connector"})
+    id_tag = fields.String(required=True, validate=validate.Length(1, 20))
+    expiry_date = Timestamp(required=True, allow_none=False)
+    parent_id_tag = fields.String(validate=validate.Length(1, 20))
+
+
+class CancelReservationBody(ChargePointCommandBody):
+    reservation_id = strict_integer(required=True)
+
+
+class SetChargingProfileBody(ChargePointCommandBody):
+    connector_id = strict_integer(0, required=True, metadata={"description": "0: the whole charge point"})
+    cs_charging_profiles = fields.Nested(ChargingProfileBody, required=True)
+
+
+class ClearChargingProfileBody(ChargePointCommandBody):
+    id = strict_integer(metadata={"description": "The chargingProfileId; or the criteria below"})
+    connector_id = strict_integer(0)
+    charging_profile_purpose = fields.String(validate=one_of(ChargingProfilePurposeType))
+    stack_level = strict_integer(0)
+
+
+class GetCompositeScheduleBody(ChargePointCommandBody):
+    connector_id = strict_integer(0, required=True)
+    duration = strict_integer(1, required=True, metadata={"description": "Seconds"})
+    charging_rate_unit = fields.String(validate=one_of(ChargingRateUnitType))
+
+
+class DataTransferBody(ChargePointCommandBody):
+    vendor_id = fields.String(required=True, validate=validate.Length(1, 255))
+    message_id = fields.String(validate=validate.Length(1, 50))
+    data = fields.String(validate=validate.Length(max=65536))
+
+
+class ReservationQuery(PageQuery):
+    charge_point_id = fields.String(validate=validate.Length(1, 48))
+    status = fields.String(validate=validate.Length(1, 16))
+
+
+class ChargingProfileQuery(ReservationQuery):
+    pass

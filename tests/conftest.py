@@ -1,6 +1,7 @@
 """Fixtures: real servers (gunicorn + gevent) on SQLite and on PostgreSQL, each with its own database."""
 from contextlib import contextmanager
 
+import httpx
 import pytest
 
 from tests.servers import ScratchDatabase, require_backend, start_server
@@ -41,3 +42,10 @@ def server(backend, tmp_path_factory):
 @pytest.fixture
 def db(server):
     return server.database
+
+
+@pytest.fixture
+async def api(server):
+    """An HTTP client of the shared server's API port."""
+    async with httpx.AsyncClient(base_url=server.api_url, timeout=30) as client:
+        yield client

@@ -27,6 +27,7 @@ def init_app(app: Flask) -> None:
     api.register_field(Timestamp, "string", "date-time")
     from app.api import auth
     auth.init_app(app)
-    from app.api import admin, authorizations, charge_points, commands, logs, reports, status, transactions
-    for module in (status, charge_points, transactions, logs, authorizations, commands, admin, reports):
+    from app.api import (admin, authorizations, charge_points, commands, logs, reports, smart_features, status,
+                         transactions)
+    for module in (status, charge_points, transactions, logs, authorizations, commands, smart_features, admin, reports):
         api.register_blueprint(module.bp)

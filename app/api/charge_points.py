@@ -1,9 +1,9 @@
 """Charge points and their connectors."""
 from app.errors import Blueprint, ErrorSchema
 from app.schemas import (ChargePointDetailSchema, ChargePointQuery, ChargePointRegistrationBody, ChargePointSchema,
-                         ChargePointSettingsBody, ConnectorQuery, ConnectorSchema, DeleteChargePointQuery, MessageSchema,
-                         PasswordBody)
-from app.services import charge_points, connectors
+                         ChargePointSettingsBody, ConfigurationKeySchema, ConnectorQuery, ConnectorSchema,
+                         DeleteChargePointQuery, FileTransfersSchema, MessageSchema, PasswordBody)
+from app.services import charge_points, configuration, connectors, file_transfers
 
 bp = Blueprint("charge_points", __name__, url_prefix="/api", description="Charge points and connectors")
 
@@ -81,3 +81,20 @@ def remove_password(charge_point_id):
     """Remove its password"""
     charge_points.change_password(charge_point_id, None)
     return {"success": True, "message": f"password of {charge_point_id} removed"}
+
+
+@bp.get("/charge-points/<charge_point_id>/configuration")
+@bp.response(200, ConfigurationKeySchema(many=True))
+@bp.alt_response(404, schema=ErrorSchema, description="Unknown charge point")
+def last_known_configuration(charge_point_id):
+    """Its configuration as it last reported (GetConfiguration) or accepted (ChangeConfiguration) it"""
+    charge_points.require(charge_point_id)
+    return configuration.last_known(charge_point_id)
+
+
+@bp.get("/charge-points/<charge_point_id>/file-transfers")
+@bp.response(200, FileTransfersSchema)
+@bp.alt_response(404, schema=ErrorSchema, description="Unknown charge point")
+def file_transfer_history(charge_point_id):
+    """Firmware, diagnostics and log status with their history, and the UpdateFirmware/GetDiagnostics sent"""
+    return file_transfers.history(charge_point_id)

@@ -1,19 +1,23 @@
 """Commands: each a real OCPP CALL to the connected charge point; the answer carries its reply."""
 from app.errors import Blueprint, ErrorSchema
-from app.schemas import (ChangeAvailabilityBody, ChangeConfigurationBody, ChargePointCommandBody, CommandResultSchema,
-                         GenericCommandBody, GetConfigurationBody, GetConfigurationQuery, RemoteStartBody,
-                         RemoteStopBody, ResetBody, TriggerMessageBody, UnlockConnectorBody)
-from app.services import commands
+from app.schemas import (CancelReservationBody, ChangeAvailabilityBody, ChangeConfigurationBody, ChargePointCommandBody,
+                         ChargingProfileResultSchema, ClearChargingProfileBody, CommandResultSchema, DataTransferBody,
+                         GenericCommandBody, GetCompositeScheduleBody, GetConfigurationBody, GetConfigurationQuery,
+                         GetDiagnosticsBody, RemoteStartBody, RemoteStopBody, ReservationResultSchema, ReserveNowBody,
+                         ResetBody, SendLocalListBody, SetChargingProfileBody, TriggerMessageBody, UnlockConnectorBody,
+                         UpdateFirmwareBody, ocpp_profile)
+from app.services import commands, file_transfers, local_lists, reservations, smart_charging
+from app.timeutil import utcnow
 
 bp = Blueprint("commands", __name__, url_prefix="/api/commands", description=(
     "OCPP commands to a connected charge point. 200 when it answered (success says whether it accepted), "
     "404 unknown charge point, 409 not connected, 502 it answered with a CALLERROR, 504 no answer in time."))
 
 
-def command(path: str, body_schema, methods=("POST",), location="json"):
-    """Route a command view: body (or query) validated by body_schema, the outcome as CommandResult."""
+def command(path: str, body_schema, methods=("POST",), location="json", result_schema=CommandResultSchema):
+    """Route a command view: body (or query) validated by body_schema, the outcome as result_schema."""
     def decorate(view):
-        view = bp.response(200, CommandResultSchema)(view)
+        view = bp.response(200, result_schema)(view)
         for status, description in ((404, "Unknown charge point"), (409, "Charge point not connected"),
                                     (502, "The charge point answered with a CALLERROR"),
                                     (504, "The charge point did not answer in time")):
@@ -23,11 +27,13 @@ def command(path: str, body_schema, methods=("POST",), location="json"):
     return decorate
 
 
-@command("/remote-start", RemoteStartBody)
+@command("/remote-start", RemoteStartBody, result_schema=ChargingProfileResultSchema)
 def remote_start(body):
-    """RemoteStartTransaction"""
-    return commands.remote_start(body["charge_point_id"], body["id_tag"], body.get("connector_id"),
-                                 body.get("charging_profile"))
+    """RemoteStartTransaction; with a chargingProfile (a TxProfile), it is stored and numbered first"""
+    if "charging_profile" in body:
+        return smart_charging.remote_start(body["charge_point_id"], body["id_tag"], body.get("connector_id"),
+                                           ocpp_profile(body["charging_profile"]))
+    return commands.remote_start(body["charge_point_id"], body["id_tag"], body.get("connector_id"))
 
 
 @command("/remote-stop", RemoteStopBody)
@@ -90,3 +96,70 @@ def change_availability(body):
 def generic(body):
     """Any central-system-initiated OCPP 1.6 action, its payload validated against the action's schema"""
     return commands.generic(body["charge_point_id"], body["action"], body["payload"])
+
+
+@command("/data-transfer", DataTransferBody)
+def data_transfer(body):
+    """DataTransfer to the charge point"""
+    return commands.data_transfer(body["charge_point_id"], body["vendor_id"], body.get("message_id"), body.get("data"))
+
+
+@command("/update-firmware", UpdateFirmwareBody)
+def update_firmware(body):
+    """UpdateFirmware; its progress arrives with FirmwareStatusNotification (see /api/charge-points/:id/file-transfers)"""
+    return file_transfers.update_firmware(body["charge_point_id"], body["location"], body.get("retrieve_date") or utcnow(),
+                                          body.get("retries"), body.get("retry_interval"))
+
+
+@command("/get-diagnostics", GetDiagnosticsBody)
+def get_diagnostics(body):
+    """GetDiagnostics; the answer carries the fileName the charge point will upload"""
+    return file_transfers.get_diagnostics(body["charge_point_id"], body["location"], body.get("start_time"),
+                                          body.get("stop_time"), body.get("retries"), body.get("retry_interval"))
+
+
+@command("/send-local-list", SendLocalListBody)
+def send_local_list(body):
+    """SendLocalList from the authorizations: Differential (only what changed since the version the charge
+    point holds) or Full"""
+    return local_lists.sync(body["charge_point_id"], body.get("update_type"))
+
+
+@command("/get-local-list-version", ChargePointCommandBody)
+def get_local_list_version(body):
+    """GetLocalListVersion; a version other than the one sent makes the next sync Full"""
+    return local_lists.get_version(body["charge_point_id"])
+
+
+@command("/reserve-now", ReserveNowBody, result_schema=ReservationResultSchema)
+def reserve_now(body):
+    """ReserveNow: the reservation is stored (its id is the reservationId) with the status answered"""
+    return reservations.reserve(body["charge_point_id"], body["connector_id"], body["id_tag"], body["expiry_date"],
+                                body.get("parent_id_tag"))
+
+
+@command("/cancel-reservation", CancelReservationBody, result_schema=ReservationResultSchema)
+def cancel_reservation(body):
+    """CancelReservation"""
+    return reservations.cancel(body["charge_point_id"], body["reservation_id"])
+
+
+@command("/set-charging-profile", SetChargingProfileBody, result_schema=ChargingProfileResultSchema)
+def set_charging_profile(body):
+    """SetChargingProfile: checked (schema and OCPP's rules), stored and numbered, then sent"""
+    return smart_charging.set_profile(body["charge_point_id"], body["connector_id"],
+                                      ocpp_profile(body["cs_charging_profiles"]))
+
+
+@command("/clear-charging-profile", ClearChargingProfileBody)
+def clear_charging_profile(body):
+    """ClearChargingProfile by id, or by connectorId, chargingProfilePurpose and stackLevel"""
+    return smart_charging.clear(body["charge_point_id"], body.get("id"), body.get("connector_id"),
+                                body.get("charging_profile_purpose"), body.get("stack_level"))
+
+
+@command("/get-composite-schedule", GetCompositeScheduleBody)
+def get_composite_schedule(body):
+    """GetCompositeSchedule: the schedule the charge point will apply, as it answers it"""
+    return smart_charging.composite_schedule(body["charge_point_id"], body["connector_id"], body["duration"],
+                                             body.get("charging_rate_unit"))

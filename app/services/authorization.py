@@ -2,6 +2,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import current_app
 from ocpp.v16.enums import AuthorizationStatus
 from sqlalchemy import select
 
@@ -27,7 +28,8 @@ def verdict(id_tag: str, *, check_concurrent: bool = True,
 
     Unknown tags are Invalid; a stored Blocked/Expired/Invalid status stands; an Accepted tag past its
     expiryDate is Expired; an Accepted tag already in a running transaction (other than
-    ignore_transaction_id) is ConcurrentTx when check_concurrent is set.
+    ignore_transaction_id), or with OCPP_CONCURRENT_TX_PER_GROUP one whose group (parentIdTag) is, is
+    ConcurrentTx when check_concurrent is set.
     """
     tag = db.session.get(IdTag, id_tag)
     if tag is None:
@@ -36,13 +38,21 @@ def verdict(id_tag: str, *, check_concurrent: bool = True,
     if status == AuthorizationStatus.accepted:
         if tag.expiry_date is not None and tag.expiry_date <= (now or utcnow()):
             status = AuthorizationStatus.expired
-        elif check_concurrent and _in_running_transaction(id_tag, ignore_transaction_id):
+        elif check_concurrent and _in_running_transaction(_tags_sharing_transactions(tag), ignore_transaction_id):
             status = AuthorizationStatus.concurrent_tx
     return IdTagVerdict(status, tag.expiry_date, tag.parent_id_tag)
 
 
-def _in_running_transaction(id_tag: str, ignore_transaction_id: int | None) -> bool:
-    query = select(Transaction.id).where(Transaction.id_tag == id_tag, Transaction.stop_timestamp.is_(None))
+def _tags_sharing_transactions(tag: IdTag) -> list[str]:
+    """The tag, and with OCPP_CONCURRENT_TX_PER_GROUP the other tags of its parentIdTag group."""
+    if not (current_app.config["OCPP_CONCURRENT_TX_PER_GROUP"] and tag.parent_id_tag):
+        return [tag.id_tag]
+    group = db.session.scalars(select(IdTag.id_tag).where(IdTag.parent_id_tag == tag.parent_id_tag))
+    return [*group, tag.parent_id_tag]
+
+
+def _in_running_transaction(id_tags: list[str], ignore_transaction_id: int | None) -> bool:
+    query = select(Transaction.id).where(Transaction.id_tag.in_(id_tags), Transaction.stop_timestamp.is_(None))
     if ignore_transaction_id is not None:
         query = query.where(Transaction.id != ignore_transaction_id)
     return db.session.scalar(query.limit(1)) is not None

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.group_commit import commit_together
 from app.models import ChargePoint, MeterValue, Transaction
-from app.services import authorization, meter_values, system_log
+from app.services import authorization, meter_values, reservations, system_log
 from app.services.authorization import IdTagVerdict
 from app.services.errors import Conflict, NotFound
 from app.timeutil import utcnow
@@ -39,6 +39,11 @@ def start_transaction(charge_point_id: str, connector_id: int, id_tag: str, mete
         return existing, _verdict_given(existing)
     _close_superseded(charge_point_id, connector_id, timestamp, meter_start)
     verdict = authorization.verdict(id_tag)
+    if verdict.accepted and reservations.held_by_another(charge_point_id, connector_id, id_tag, verdict.parent_id_tag,
+                                                         reservation_id):
+        system_log.warning("reservation_conflict", f"StartTransaction by {id_tag} on connector {connector_id}, "
+                           "which is reserved for another idTag: answered Invalid", charge_point_id=charge_point_id)
+        verdict = replace(verdict, status=AuthorizationStatus.invalid)
     transaction = Transaction(charge_point_id=charge_point_id, connector_id=connector_id, id_tag=id_tag,
                               id_tag_status=verdict.status, meter_start=meter_start,
                               start_timestamp=timestamp, reservation_id=reservation_id)
@@ -55,6 +60,8 @@ def start_transaction(charge_point_id: str, connector_id: int, id_tag: str, mete
     system_log.info("transaction_started",
                     f"transaction {transaction.id} started on connector {connector_id} by {id_tag} "
                     f"({verdict.status}), meterStart {meter_start} Wh", charge_point_id=charge_point_id)
+    if verdict.accepted:
+        reservations.use(charge_point_id, connector_id, id_tag, verdict.parent_id_tag, reservation_id, transaction.id)
     return transaction, verdict
 
 

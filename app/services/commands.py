@@ -12,12 +12,19 @@ from ocpp.v16.enums import Action
 from app.extensions import db
 from app.ocpp import schemas
 from app.ocpp.failures import CommandFailed
-from app.services import charge_points, charging, system_log
+from app.services import charge_points, charging, configuration, system_log
 from app.services.connections import connections
 from app.services.errors import Invalid, NotFound
 
 # The statuses with which a charge point says it will do what was asked.
 ACCEPTING_STATUSES = frozenset({"Accepted", "Unlocked", "Scheduled", "RebootRequired"})
+
+
+# What the central system keeps of a charge point's answer, whichever endpoint sent the command.
+_RECORDERS = {
+    Action.get_configuration: configuration.record_reported,
+    Action.change_configuration: configuration.record_changed,
+}
 
 
 @dataclass
@@ -29,6 +36,7 @@ class CommandOutcome:
     reply: dict
     transaction_id: int | None = None  # remote-stop: the transaction asked to stop
     result: dict | None = None         # generic: the CALLRESULT payload
+    subject: object | None = None      # what the command made or changed (a reservation, a profile)
 
 
 def send(charge_point_id: str, action: str, payload: dict) -> CommandOutcome:
@@ -47,6 +55,9 @@ def send(charge_point_id: str, action: str, payload: dict) -> CommandOutcome:
         system_log.warning("command_failed", f"{action} failed: {failure}", charge_point_id=charge_point_id,
                            details={"action": action, "payload": system_log.redacted(payload)})
         raise
+    recorder = _RECORDERS.get(action)
+    if recorder is not None:
+        recorder(charge_point_id, payload, reply)
     status = reply.get("status")
     success = status is None or status in ACCEPTING_STATUSES
     message = f"{action} {'accepted' if success else 'refused'} by {charge_point_id}" + \
@@ -59,6 +70,7 @@ def send(charge_point_id: str, action: str, payload: dict) -> CommandOutcome:
 
 def remote_start(charge_point_id: str, id_tag: str, connector_id: int | None = None,
                  charging_profile: dict | None = None) -> CommandOutcome:
+    """RemoteStartTransaction; a charging profile comes numbered (see smart_charging.remote_start)."""
     payload = {"idTag": id_tag}
     if connector_id is not None:
         payload["connectorId"] = connector_id
@@ -119,3 +131,13 @@ def generic(charge_point_id: str, action: str, payload: dict) -> CommandOutcome:
     outcome = send(charge_point_id, action, payload)
     outcome.result = outcome.reply
     return outcome
+
+
+def data_transfer(charge_point_id: str, vendor_id: str, message_id: str | None = None,
+                  data: str | None = None) -> CommandOutcome:
+    payload = {"vendorId": vendor_id}
+    if message_id is not None:
+        payload["messageId"] = message_id
+    if data is not None:
+        payload["data"] = data
+    return send(charge_point_id, Action.data_transfer, payload)

@@ -1,9 +1,14 @@
 """Firmware updates and diagnostics uploads as the charge point reports their progress."""
 from datetime import datetime
 
+from ocpp.v16.enums import Action
+from sqlalchemy import select
+
 from app.extensions import db
-from app.models import FileTransferStatusChange
-from app.services import charge_points, system_log
+from app.models import FileTransferRequest, FileTransferStatusChange
+from app.services import charge_points, commands, system_log
+from app.services.commands import CommandOutcome
+from app.timeutil import isoformat
 
 FIRMWARE, DIAGNOSTICS, LOG = "firmware", "diagnostics", "log"
 
@@ -17,3 +22,52 @@ def record_status(charge_point_id: str, kind: str, status: str, at: datetime, re
                                             request_id=request_id, received_at=at))
     db.session.commit()
     system_log.info(f"{kind}_status", f"{kind} status: {status}", charge_point_id=charge_point_id)
+
+
+def update_firmware(charge_point_id: str, location: str, retrieve_date: datetime, retries: int | None = None,
+                    retry_interval: int | None = None) -> CommandOutcome:
+    """UpdateFirmware; its progress comes with FirmwareStatusNotification."""
+    payload = {"location": location, "retrieveDate": isoformat(retrieve_date), **_retrying(retries, retry_interval)}
+    outcome = commands.send(charge_point_id, Action.update_firmware, payload)
+    _keep(charge_point_id, FIRMWARE, location, retries, retry_interval, retrieve_date=retrieve_date)
+    return outcome
+
+
+def get_diagnostics(charge_point_id: str, location: str, start_time: datetime | None = None,
+                    stop_time: datetime | None = None, retries: int | None = None,
+                    retry_interval: int | None = None) -> CommandOutcome:
+    """GetDiagnostics; the answer names the file the charge point will upload (when it has one)."""
+    payload = {"location": location, **_retrying(retries, retry_interval)}
+    if start_time is not None:
+        payload["startTime"] = isoformat(start_time)
+    if stop_time is not None:
+        payload["stopTime"] = isoformat(stop_time)
+    outcome = commands.send(charge_point_id, Action.get_diagnostics, payload)
+    _keep(charge_point_id, DIAGNOSTICS, location, retries, retry_interval, start_time=start_time, stop_time=stop_time,
+          file_name=outcome.reply.get("fileName"))
+    return outcome
+
+
+def _retrying(retries: int | None, retry_interval: int | None) -> dict:
+    return {key: value for key, value in (("retries", retries), ("retryInterval", retry_interval)) if value is not None}
+
+
+def _keep(charge_point_id: str, kind: str, location: str, retries, retry_interval, **details) -> None:
+    db.session.add(FileTransferRequest(charge_point_id=charge_point_id, kind=kind, location=location, retries=retries,
+                                       retry_interval=retry_interval, **details))
+    db.session.commit()
+
+
+def history(charge_point_id: str) -> dict:
+    """The charge point's firmware, diagnostics and log status, the reports that led there, and the
+    requests sent to it, newest first."""
+    charge_point = charge_points.require(charge_point_id)
+    changes = db.session.scalars(select(FileTransferStatusChange).where(
+        FileTransferStatusChange.charge_point_id == charge_point_id).order_by(FileTransferStatusChange.id.desc()))
+    requests = db.session.scalars(select(FileTransferRequest).where(
+        FileTransferRequest.charge_point_id == charge_point_id).order_by(FileTransferRequest.id.desc()))
+    return {"charge_point_id": charge_point_id,
+            **{field: getattr(charge_point, field) for field in ("firmware_status", "firmware_status_at",
+                                                                 "diagnostics_status", "diagnostics_status_at",
+                                                                 "log_status", "log_status_at")},
+            "status_changes": list(changes), "requests": list(requests)}

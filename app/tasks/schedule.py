@@ -6,6 +6,7 @@ from app.tasks.backups import backup_database
 from app.tasks.heartbeats import check_heartbeats
 from app.tasks.meters import collect_meter_values
 from app.tasks.offline_transactions import monitor_offline_transactions
+from app.tasks.reservations import expire_reservations
 
 QUEUE, BACKUP_QUEUE = "ocpp", "ocpp-backups"
 QUEUES = (QUEUE, BACKUP_QUEUE)
@@ -23,5 +24,6 @@ PERIODIC_JOBS = (
     PeriodicJob(collect_meter_values, "METER_COLLECTION_INTERVAL"),
     PeriodicJob(check_heartbeats, "HEARTBEAT_CHECK_INTERVAL"),
     PeriodicJob(monitor_offline_transactions, "OFFLINE_CHECK_INTERVAL"),
+    PeriodicJob(expire_reservations, "RESERVATION_CHECK_INTERVAL"),
     PeriodicJob(backup_database, "BACKUP_INTERVAL", queue=BACKUP_QUEUE, timeout=3600),
 )

@@ -24,3 +24,27 @@ async def test_every_endpoint_is_documented_with_its_schemas(api):
     assert "energyDelivered" in schemas["Transaction"]["properties"]
     reset = document["paths"]["/api/commands/reset"]["post"]
     assert {"200", "400", "404", "409", "502", "504"} <= set(reset["responses"])
+
+
+TYPED_COMMANDS = {
+    "CancelReservation": "cancel-reservation", "ChangeAvailability": "change-availability",
+    "ChangeConfiguration": "change-configuration", "ClearCache": "clear-cache",
+    "ClearChargingProfile": "clear-charging-profile", "DataTransfer": "data-transfer",
+    "GetCompositeSchedule": "get-composite-schedule", "GetConfiguration": "get-configuration",
+    "GetDiagnostics": "get-diagnostics", "GetLocalListVersion": "get-local-list-version",
+    "RemoteStartTransaction": "remote-start", "RemoteStopTransaction": "remote-stop", "ReserveNow": "reserve-now",
+    "Reset": "reset", "SendLocalList": "send-local-list", "SetChargingProfile": "set-charging-profile",
+    "TriggerMessage": "trigger-message", "UnlockConnector": "unlock-connector", "UpdateFirmware": "update-firmware",
+}
+
+
+async def test_every_central_system_action_of_ocpp_16_has_a_typed_endpoint(api):
+    from app.ocpp.schemas import CENTRAL_SYSTEM_ACTIONS
+    core = {action for action in CENTRAL_SYSTEM_ACTIONS if action in TYPED_COMMANDS}
+    assert len(core) == 19 and set(TYPED_COMMANDS) == core
+    paths = (await api.get("/api/openapi.json")).json()["paths"]
+    for path in TYPED_COMMANDS.values():
+        assert "post" in paths[f"/api/commands/{path}"], path
+    for path in ("/api/reservations", "/api/charging-profiles", "/api/local-list/sync",
+                 "/api/charge-points/{charge_point_id}/configuration", "/api/charge-points/{charge_point_id}/file-transfers"):
+        assert path in paths, path

@@ -13,7 +13,8 @@ from tests.conftest import running_server
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def embedded_server(request, tmp_path_factory):
     with running_server(request.param, tmp_path_factory, BACKGROUND_JOBS="true", METER_COLLECTION_INTERVAL=1,
-                        HEARTBEAT_CHECK_INTERVAL=1, OFFLINE_CHECK_INTERVAL=1, BACKUP_INTERVAL=2, BACKUP_KEEP=3,
+                        HEARTBEAT_CHECK_INTERVAL=1, OFFLINE_CHECK_INTERVAL=1, BACKUP_INTERVAL=2,
+                        RESERVATION_CHECK_INTERVAL=1, BACKUP_KEEP=3,
                         OCPP_HEARTBEAT_INTERVAL=1, HEARTBEAT_GRACE_FACTOR=2) as server:
         yield server
 
@@ -40,4 +41,5 @@ async def test_every_job_runs_in_the_server_process(embedded_server):
     assert 1 <= len(backups) <= 3
     details = [row["details"] for row in db.rows("SELECT details FROM system_logs WHERE event = 'job'")]
     jobs = {(json.loads(item) if isinstance(item, str) else item)["job"] for item in details}
-    assert jobs == {"collect_meter_values", "check_heartbeats", "monitor_offline_transactions", "backup_database"}
+    assert jobs == {"collect_meter_values", "check_heartbeats", "monitor_offline_transactions", "backup_database",
+                    "expire_reservations"}
