@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test install install-dev migration lock clean
+.PHONY: run test bench install install-dev migration lock clean
 
 run: $(VENV)/.installed  ## create the virtualenv, install, apply migrations, serve
 	$(BIN)/flask db upgrade
@@ -12,6 +12,9 @@ run: $(VENV)/.installed  ## create the virtualenv, install, apply migrations, se
 
 test: $(VENV)/.installed-dev  ## install, then run the whole suite
 	$(BIN)/pytest
+
+bench: $(VENV)/.installed-dev  ## the benchmark (about 10 minutes; not part of make test): make bench ARGS="--backend sqlite"
+	$(BIN)/python bench/benchmark.py $(ARGS)
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

@@ -1,0 +1,391 @@
+"""A fleet of simulated OCPP 1.6J charge points, to test an installation and to load it.
+
+    python bench/fleet.py --url ws://127.0.0.1:9000 --charge-points 100 --duration 60 --transactions
+    python bench/fleet.py --url ws://127.0.0.1:9000 --charge-points 300 --duration 20 --max-rate
+    python bench/fleet.py --url ws://127.0.0.1:9000 --charge-points 300 --duration 20 --rate 1500
+
+Each charge point boots, reports the status of its connectors, sends heartbeats, optionally runs
+transactions with meter values, and answers the central system's CALLs as a real one would (and
+sends MeterValues or StatusNotification after accepting a TriggerMessage for them). Frames are written
+by hand (valid OCPP 1.6: the tests check them against the official schemas): a load generator that
+validated every frame would measure itself. Every CALL's round trip is timed.
+
+Load: --max-rate has every charge point send its next CALL as soon as the previous one is answered
+(OCPP allows one outstanding CALL); --rate R sends R CALLs a second across the fleet on a fixed
+schedule (open loop), which is what latency must be measured under.
+"""
+import argparse
+import asyncio
+import itertools
+import json
+import multiprocessing
+import os
+import random
+import resource
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import websockets
+
+CONNECTORS = 2
+
+
+def now_text() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def raise_open_file_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+@dataclass
+class Stats:
+    """What the fleet saw: counts and round-trip times in seconds."""
+    connected: int = 0
+    connect_failures: int = 0
+    disconnects: int = 0
+    sent: int = 0
+    answered: int = 0
+    call_errors: int = 0
+    timeouts: int = 0
+    commands_answered: int = 0
+    round_trips: list = field(default_factory=list)
+
+    def merge(self, other: "Stats") -> None:
+        for name in ("connected", "connect_failures", "disconnects", "sent", "answered", "call_errors", "timeouts",
+                     "commands_answered"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.round_trips.extend(other.round_trips)
+
+    def summary(self, seconds: float) -> dict:
+        trips = sorted(self.round_trips)
+
+        def percentile(share: float) -> float | None:
+            return round(trips[min(len(trips) - 1, int(len(trips) * share))] * 1000, 2) if trips else None
+        return {"connected": self.connected, "connect_failures": self.connect_failures,
+                "disconnects": self.disconnects, "sent": self.sent, "answered": self.answered,
+                "call_errors": self.call_errors, "timeouts": self.timeouts,
+                "commands_answered": self.commands_answered,
+                "rate_per_second": round(self.answered / seconds, 1) if seconds else None,
+                "p50_ms": percentile(0.50), "p95_ms": percentile(0.95), "p99_ms": percentile(0.99),
+                "max_ms": round(trips[-1] * 1000, 2) if trips else None,
+                "mean_ms": round(statistics.fmean(trips) * 1000, 2) if trips else None}
+
+
+class ChargePoint:
+    """One simulated charge point over one WebSocket."""
+
+    def __init__(self, charge_point_id: str, stats: Stats, timeout: float = 30):
+        self.id, self.stats, self.timeout = charge_point_id, stats, timeout
+        self.connection = None
+        self.pending: dict[str, asyncio.Future] = {}
+        self.ids = itertools.count(1)
+        self.transactions: dict[int, int] = {}
+        self.meter_wh = random.randrange(0, 1_000_000)
+        self.recording = False  # round trips count once the measured phase begins
+
+    async def connect(self, url: str) -> None:
+        self.connection = await websockets.connect(f"{url}/{self.id}", subprotocols=["ocpp1.6"], compression=None,
+                                                   ping_interval=None, max_size=2 ** 20, open_timeout=60)
+        self.stats.connected += 1
+        asyncio.get_running_loop().create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for text in self.connection:
+                message = json.loads(text)
+                if message[0] == 2:
+                    await self._answer(message)
+                elif message[1] in self.pending:
+                    self.pending.pop(message[1]).set_result(message)
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.stats.disconnects += 1
+            for future in self.pending.values():
+                if not future.done():
+                    future.set_exception(ConnectionError("disconnected"))
+
+    async def call(self, action: str, payload: dict) -> dict | None:
+        """Send a CALL and wait for its answer; the CALLRESULT payload, or None."""
+        unique_id = str(next(self.ids))
+        answer = asyncio.get_running_loop().create_future()
+        self.pending[unique_id] = answer
+        began = time.perf_counter()
+        self.stats.sent += 1
+        await self.connection.send(json.dumps([2, unique_id, action, payload]))
+        try:
+            message = await asyncio.wait_for(answer, self.timeout)
+        except asyncio.TimeoutError:
+            self.pending.pop(unique_id, None)
+            self.stats.timeouts += 1
+            return None
+        if self.recording:
+            self.stats.round_trips.append(time.perf_counter() - began)
+        self.stats.answered += 1
+        if message[0] == 4:
+            self.stats.call_errors += 1
+            return None
+        return message[2]
+
+    # --- what a charge point sends ---
+
+    async def boot(self) -> None:
+        await self.call("BootNotification", {"chargePointVendor": "Fleet", "chargePointModel": "Simulated",
+                                             "chargePointSerialNumber": self.id[-25:], "firmwareVersion": "1.0"})
+        for connector_id in range(CONNECTORS + 1):
+            await self.status(connector_id, "Available")
+
+    async def status(self, connector_id: int, status: str) -> None:
+        await self.call("StatusNotification", {"connectorId": connector_id, "errorCode": "NoError", "status": status,
+                                               "timestamp": now_text()})
+
+    async def heartbeat(self) -> None:
+        await self.call("Heartbeat", {})
+
+    async def start_transaction(self, connector_id: int = 1) -> None:
+        id_tag = f"TAG{self.id[-8:]}"
+        await self.call("Authorize", {"idTag": id_tag})
+        await self.status(connector_id, "Preparing")
+        answer = await self.call("StartTransaction", {"connectorId": connector_id, "idTag": id_tag,
+                                                      "meterStart": self.meter_wh, "timestamp": now_text()})
+        if answer is not None:
+            self.transactions[connector_id] = answer["transactionId"]
+            await self.status(connector_id, "Charging")
+
+    async def meter_values(self, connector_id: int = 1, context: str = "Sample.Periodic") -> None:
+        self.meter_wh += random.randrange(50, 300)
+        payload = {"connectorId": connector_id, "meterValue": [{"timestamp": now_text(), "sampledValue": [
+            {"value": str(self.meter_wh), "context": context},
+            {"value": str(random.randrange(3000, 11000)), "measurand": "Power.Active.Import", "unit": "W",
+             "context": context},
+            {"value": f"{random.uniform(10, 16):.1f}", "measurand": "Current.Import", "unit": "A", "phase": "L1",
+             "context": context}]}]}
+        if connector_id in self.transactions:
+            payload["transactionId"] = self.transactions[connector_id]
+        await self.call("MeterValues", payload)
+
+    async def stop_transaction(self, connector_id: int = 1) -> None:
+        transaction_id = self.transactions.pop(connector_id, None)
+        if transaction_id is not None:
+            await self.call("StopTransaction", {"transactionId": transaction_id, "meterStop": self.meter_wh,
+                                                "timestamp": now_text(), "reason": "EVDisconnected"})
+            await self.status(connector_id, "Available")
+
+    async def load_message(self, n: int) -> None:
+        """The mix of a loaded fleet: 3 MeterValues (3 samples each), 1 StatusNotification, 1 Heartbeat."""
+        kind = n % 5
+        if kind < 3:
+            await self.meter_values()
+        elif kind == 3:
+            await self.status(2, random.choice(("Available", "Preparing", "Charging", "Finishing")))
+        else:
+            await self.heartbeat()
+
+    # --- what a charge point answers ---
+
+    async def _answer(self, message: list) -> None:
+        _, unique_id, action, payload = message
+        reply, then = self._reply(action, payload)
+        await self.connection.send(json.dumps(reply(unique_id)))
+        self.stats.commands_answered += 1
+        if then is not None:
+            asyncio.get_running_loop().create_task(then)
+
+    def _reply(self, action: str, payload: dict):
+        def result(body):
+            return lambda unique_id: [3, unique_id, body]
+        accepted = result({"status": "Accepted"})
+        if action == "TriggerMessage":
+            follow_up = {"MeterValues": lambda: self.meter_values(payload.get("connectorId", 1), "Trigger"),
+                         "StatusNotification": lambda: self.status(payload.get("connectorId", 0), "Available"),
+                         "Heartbeat": self.heartbeat, "BootNotification": self.boot}.get(payload["requestedMessage"])
+            return (accepted, follow_up()) if follow_up else (result({"status": "NotImplemented"}), None)
+        answers = {
+            "Reset": accepted, "RemoteStartTransaction": accepted, "RemoteStopTransaction": accepted,
+            "ChangeAvailability": accepted, "ChangeConfiguration": accepted, "ClearCache": accepted,
+            "DataTransfer": accepted, "UnlockConnector": result({"status": "Unlocked"}),
+            "GetConfiguration": result({"configurationKey": [
+                {"key": "HeartbeatInterval", "readonly": False, "value": "60"},
+                {"key": "NumberOfConnectors", "readonly": True, "value": str(CONNECTORS)}], "unknownKey": []}),
+        }
+        if action in answers:
+            return answers[action], None
+        return (lambda unique_id: [4, unique_id, "NotSupported", f"{action} is not simulated", {}]), None
+
+    async def close(self) -> None:
+        if self.connection is not None:
+            await self.connection.close()
+
+
+@dataclass
+class Plan:
+    url: str
+    charge_points: int
+    duration: float
+    prefix: str = "FLEET"
+    first: int = 0
+    connect_rate: float = 500.0
+    heartbeat_interval: float = 60.0
+    transactions: bool = False
+    meter_interval: float = 10.0
+    rate: float | None = None
+    max_rate: bool = False
+    hold: float = 0.0
+
+
+async def run(plan: Plan) -> dict:
+    """Connect and boot the fleet, then run it for plan.duration seconds; the summary of what it saw."""
+    stats = Stats()
+    fleet = [ChargePoint(f"{plan.prefix}-{plan.first + n}", stats) for n in range(plan.charge_points)]
+    began = time.perf_counter()
+    await asyncio.gather(*(_connect_and_boot(cp, plan, n / plan.connect_rate) for n, cp in enumerate(fleet)))
+    connected = [cp for cp in fleet if cp.connection is not None]
+    booted_in = time.perf_counter() - began
+    for cp in connected:
+        cp.recording = True
+    stats.sent = stats.answered = stats.call_errors = stats.timeouts = 0
+    deadline = time.perf_counter() + plan.duration
+    measuring = time.perf_counter()
+    behaviours = [_behave(cp, plan, deadline, index, len(connected)) for index, cp in enumerate(connected)]
+    await asyncio.gather(*behaviours)
+    seconds = time.perf_counter() - measuring
+    if plan.hold:
+        await asyncio.sleep(plan.hold)
+    await asyncio.gather(*(cp.close() for cp in connected), return_exceptions=True)
+    return {**stats.summary(seconds), "booted_in_seconds": round(booted_in, 1), "seconds": round(seconds, 1)}
+
+
+async def _connect_and_boot(cp: ChargePoint, plan: Plan, delay: float) -> None:
+    await asyncio.sleep(delay)
+    try:
+        await cp.connect(plan.url)
+        await cp.boot()
+    except (OSError, websockets.WebSocketException, asyncio.TimeoutError):
+        cp.stats.connect_failures += 1
+        cp.connection = None
+
+
+async def _behave(cp: ChargePoint, plan: Plan, deadline: float, index: int, fleet_size: int) -> None:
+    try:
+        if plan.max_rate:
+            for n in itertools.count():
+                if time.perf_counter() >= deadline:
+                    return
+                await cp.load_message(n)
+        elif plan.rate:
+            await _paced(cp, plan.rate / fleet_size, deadline, index / plan.rate)
+        else:
+            await _realistic(cp, plan, deadline)
+    except ConnectionError:
+        return
+
+
+async def _paced(cp: ChargePoint, per_second: float, deadline: float, offset: float) -> None:
+    """Open loop: this charge point's share of the rate, on a fixed schedule."""
+    interval = 1 / per_second
+    next_send = time.perf_counter() + offset
+    for n in itertools.count():
+        next_send += interval
+        if next_send >= deadline:
+            return
+        await asyncio.sleep(max(0.0, next_send - time.perf_counter()))
+        await cp.load_message(n)
+
+
+async def _realistic(cp: ChargePoint, plan: Plan, deadline: float) -> None:
+    """Heartbeats, and transactions with meter values every meter_interval when asked for."""
+    next_heartbeat = time.perf_counter() + random.uniform(0, plan.heartbeat_interval)
+    next_meter = time.perf_counter() + random.uniform(0, plan.meter_interval)
+    if plan.transactions:
+        await cp.start_transaction()
+    while True:
+        moment = min(next_heartbeat, next_meter if plan.transactions else deadline, deadline)
+        await asyncio.sleep(max(0.0, moment - time.perf_counter()))
+        now = time.perf_counter()
+        if now >= deadline:
+            break
+        if now >= next_heartbeat:
+            await cp.heartbeat()
+            next_heartbeat += plan.heartbeat_interval
+        if plan.transactions and now >= next_meter:
+            await cp.meter_values()
+            next_meter += plan.meter_interval
+    if plan.transactions:
+        await cp.stop_transaction()
+
+
+def _run_share(plan: Plan, results) -> None:
+    raise_open_file_limit()
+    results.put(asyncio.run(run(plan)))
+
+
+def run_processes(plan: Plan, processes: int) -> dict:
+    """Run the fleet split over several processes (one core each can only drive so much); merged."""
+    if processes <= 1:
+        raise_open_file_limit()
+        return asyncio.run(run(plan))
+    results = multiprocessing.get_context("spawn").Queue()
+    share = plan.charge_points // processes
+    workers = []
+    for n in range(processes):
+        count = share if n < processes - 1 else plan.charge_points - share * (processes - 1)
+        part = Plan(**{**vars(plan), "charge_points": count, "first": plan.first + n * share,
+                       "rate": plan.rate / processes if plan.rate else None})
+        worker = multiprocessing.get_context("spawn").Process(target=_run_share, args=(part, results))
+        worker.start()
+        workers.append(worker)
+    summaries = [results.get() for _ in workers]
+    for worker in workers:
+        worker.join()
+    return merge(summaries)
+
+
+def merge(summaries: list[dict]) -> dict:
+    """Counts and rates add up; for latencies, the worst share's percentiles (an upper bound)."""
+    merged = {key: sum(summary[key] or 0 for summary in summaries)
+              for key in ("connected", "connect_failures", "disconnects", "sent", "answered", "call_errors",
+                          "timeouts", "commands_answered", "rate_per_second")}
+    for key in ("p50_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms", "booted_in_seconds", "seconds"):
+        values = [summary[key] for summary in summaries if summary[key] is not None]
+        merged[key] = max(values) if values else None
+    return merged
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", required=True, help="ws://host:port (the charge points connect to URL/<id>)")
+    parser.add_argument("--charge-points", type=int, default=10)
+    parser.add_argument("--duration", type=float, default=30, help="seconds of running after all have booted")
+    parser.add_argument("--prefix", default=f"FLEET{os.getpid()}")
+    parser.add_argument("--connect-rate", type=float, default=500, help="new connections per second")
+    parser.add_argument("--heartbeat-interval", type=float, default=60)
+    parser.add_argument("--transactions", action="store_true", help="run a transaction on connector 1")
+    parser.add_argument("--meter-interval", type=float, default=10, help="seconds between MeterValues")
+    load = parser.add_mutually_exclusive_group()
+    load.add_argument("--rate", type=float, help="CALLs per second across the fleet (open loop)")
+    load.add_argument("--max-rate", action="store_true", help="each sends its next CALL when answered")
+    parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    options = parser.parse_args(argv)
+    plan = Plan(url=options.url.rstrip("/"), charge_points=options.charge_points, duration=options.duration,
+                prefix=options.prefix, connect_rate=options.connect_rate, heartbeat_interval=options.heartbeat_interval,
+                transactions=options.transactions, meter_interval=options.meter_interval, rate=options.rate,
+                max_rate=options.max_rate)
+    summary = run_processes(plan, options.processes)
+    if options.json:
+        print(json.dumps(summary))
+        return
+    width = max(map(len, summary))
+    for key, value in summary.items():
+        print(f"{key:<{width}}  {value}")
+    sys.exit(0 if summary["connect_failures"] == 0 and summary["timeouts"] == 0 else 1)
+
+
+if __name__ == "__main__":
+    main()
