@@ -1,6 +1,7 @@
 """What a server process runs besides answering requests: the Redis relay's inbox and registry, the
 periodic jobs (without Redis), and the graceful shutdown. Started by gunicorn's post_worker_init hook,
 never by create_app, so that `flask` commands and tests that build the app start nothing."""
+import gc
 import logging
 import time
 
@@ -25,6 +26,10 @@ def start_background(app: Flask, worker=None) -> None:
         runner.start_in_process(app)
     if worker is not None:
         gevent.spawn(_shut_down_when_stopped, app, worker)
+    # What start-up made (modules, compiled schemas and statements, the app) lives as long as the process:
+    # out of the collector's sight, it is not walked again at every full collection.
+    gc.collect()
+    gc.freeze()
 
 
 def _warn_if_api_is_open(app: Flask) -> None:
