@@ -88,7 +88,7 @@ def commit_together(*operations: Operation) -> None:
     The caller's session is committed first: the writer may need the connection it holds (SQLite has
     one per process).
     """
-    if db.session.in_transaction():  # (beginning one only to end it costs more than the rest of a heartbeat)
+    if db.session().in_transaction():  # (beginning one only to end it costs more than the rest of a heartbeat)
         db.session.commit()
     if not monkey.is_module_patched("socket"):  # a flask command or a test outside the server
         GroupCommit._execute([list(operations)])
