@@ -2,7 +2,6 @@
 real server (boots, transactions with meter values, commands answered)."""
 import asyncio
 import json
-import sys
 
 import httpx
 from jsonschema import Draft4Validator
@@ -10,8 +9,7 @@ from jsonschema import Draft4Validator
 from app.ocpp.schemas import SCHEMA_DIR
 from tests.charge_points import new_id
 
-sys.path.insert(0, "bench")
-import fleet  # noqa: E402  (bench/ is not a package: it is run as scripts)
+import fleet  # bench/fleet.py: bench/ is on pytest's pythonpath, being scripts rather than a package
 
 
 def validator(name: str) -> Draft4Validator:

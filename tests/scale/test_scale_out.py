@@ -9,12 +9,12 @@ import subprocess
 import sys
 import time
 from contextlib import AsyncExitStack, contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
 from redis import Redis
 
+from benchmark import children  # bench/benchmark.py: the worker processes under gunicorn
 from tests.charge_points import connected, fleet
 from tests.conftest import BACKENDS, running_server
 from tests.servers import ROOT, ScratchDatabase, fresh_redis_url, require_backend, server_environment, start_server
@@ -33,18 +33,6 @@ def holders(redis_url: str) -> dict[str, str]:
     """charge point id -> the process (node) that holds it, from the relay's registry."""
     entries = Redis.from_url(redis_url).hgetall("ocpp:connections")
     return {key.decode(): value.decode().split(" ")[0] for key, value in entries.items()}
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry.name))
-            except (OSError, IndexError, ValueError):
-                pass
-    return found
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
