@@ -186,6 +186,20 @@ class LogSchema(CamelCaseSchema):
     details = fields.Dict(allow_none=True)
 
 
+class SecurityEventSchema(CamelCaseSchema):
+    id = fields.Integer()
+    type = fields.String(metadata={"description": "as the charge point reported it, e.g. TamperDetectionActivated"})
+    timestamp = Timestamp(metadata={"description": "when it happened, by the charge point's clock"})
+    tech_info = fields.String(allow_none=True)
+    received_at = Timestamp()
+
+
+class CertificateSigningRequestSchema(CamelCaseSchema):
+    id = fields.Integer()
+    csr = fields.String(metadata={"description": "PEM-encoded PKCS#10, for the operator's CA to sign"})
+    received_at = Timestamp()
+
+
 class IdTagSchema(CamelCaseSchema):
     id_tag = fields.String()
     status = fields.String()

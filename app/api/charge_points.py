@@ -1,9 +1,10 @@
 """Charge points and their connectors."""
 from app.errors import Blueprint, ErrorSchema
-from app.schemas import (ChargePointDetailSchema, ChargePointQuery, ChargePointRegistrationBody, ChargePointSchema,
-                         ChargePointSettingsBody, ConfigurationKeySchema, ConnectorQuery, ConnectorSchema,
-                         DeleteChargePointQuery, FileTransfersSchema, MessageSchema, PasswordBody)
-from app.services import charge_points, configuration, connectors, file_transfers
+from app.schemas import (CertificateSigningRequestSchema, ChargePointDetailSchema, ChargePointQuery,
+                         ChargePointRegistrationBody, ChargePointSchema, ChargePointSettingsBody,
+                         ConfigurationKeySchema, ConnectorQuery, ConnectorSchema, DeleteChargePointQuery,
+                         FileTransfersSchema, MessageSchema, PageQuery, PasswordBody, SecurityEventSchema)
+from app.services import charge_points, configuration, connectors, file_transfers, security_events
 
 bp = Blueprint("charge_points", __name__, url_prefix="/api", description="Charge points and connectors")
 
@@ -98,3 +99,22 @@ def last_known_configuration(charge_point_id):
 def file_transfer_history(charge_point_id):
     """Firmware, diagnostics and log status with their history, and the UpdateFirmware/GetDiagnostics sent"""
     return file_transfers.history(charge_point_id)
+
+
+@bp.get("/charge-points/<charge_point_id>/security-events")
+@bp.arguments(PageQuery, location="query")
+@bp.response(200, SecurityEventSchema(many=True))
+@bp.alt_response(404, schema=ErrorSchema, description="Unknown charge point")
+def list_security_events(query, charge_point_id):
+    """What it reported with SecurityEventNotification, newest first"""
+    return security_events.events(charge_point_id, query["limit"], query["offset"])
+
+
+@bp.get("/charge-points/<charge_point_id>/certificate-signing-requests")
+@bp.arguments(PageQuery, location="query")
+@bp.response(200, CertificateSigningRequestSchema(many=True))
+@bp.alt_response(404, schema=ErrorSchema, description="Unknown charge point")
+def list_certificate_signing_requests(query, charge_point_id):
+    """The CSRs it sent with SignCertificate, newest first; sign them with your CA and return the certificate
+    with the generic command CertificateSigned"""
+    return security_events.signing_requests(charge_point_id, query["limit"], query["offset"])

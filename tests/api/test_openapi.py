@@ -46,5 +46,7 @@ async def test_every_central_system_action_of_ocpp_16_has_a_typed_endpoint(api):
     for path in TYPED_COMMANDS.values():
         assert "post" in paths[f"/api/commands/{path}"], path
     for path in ("/api/reservations", "/api/charging-profiles", "/api/local-list/sync",
-                 "/api/charge-points/{charge_point_id}/configuration", "/api/charge-points/{charge_point_id}/file-transfers"):
+                 "/api/charge-points/{charge_point_id}/configuration", "/api/charge-points/{charge_point_id}/file-transfers",
+                 "/api/charge-points/{charge_point_id}/security-events",
+                 "/api/charge-points/{charge_point_id}/certificate-signing-requests"):
         assert path in paths, path

@@ -25,3 +25,27 @@ async def test_security_extension_messages_are_stored(server, db):
     warning = db.rows("SELECT level FROM system_logs WHERE charge_point_id = :id AND event = 'security_event'",
                       id=charge_point.id)
     assert warning[0]["level"] == "WARNING"
+
+
+async def test_the_api_lists_security_events_and_signing_requests_newest_first(server, api):
+    async with connected(server) as charge_point:
+        for event_type, info in (("FirmwareUpdated", None), ("InvalidCentralSystemCertificate", "expired")):
+            await charge_point.call(call.SecurityEventNotification(type=event_type, timestamp=timestamp(),
+                                                                   tech_info=info))
+        await charge_point.call(call.SignCertificate(csr="-----BEGIN CERTIFICATE REQUEST-----\nCSR-1"))
+        await charge_point.call(call.SignCertificate(csr="-----BEGIN CERTIFICATE REQUEST-----\nCSR-2"))
+    base = f"/api/charge-points/{charge_point.id}"
+
+    events = (await api.get(f"{base}/security-events")).json()
+    assert [(e["type"], e["techInfo"]) for e in events] == [("InvalidCentralSystemCertificate", "expired"),
+                                                             ("FirmwareUpdated", None)]
+    assert events[0]["timestamp"].endswith("Z") and events[0]["receivedAt"].endswith("Z")
+    assert [e["type"] for e in (await api.get(f"{base}/security-events", params={"limit": 1, "offset": 1})).json()] \
+        == ["FirmwareUpdated"]
+
+    requests = (await api.get(f"{base}/certificate-signing-requests")).json()
+    assert [r["csr"].rsplit("\n", 1)[1] for r in requests] == ["CSR-2", "CSR-1"]
+
+    assert (await api.get("/api/charge-points/NO-SUCH-CP/security-events")).status_code == 404
+    assert (await api.get("/api/charge-points/NO-SUCH-CP/certificate-signing-requests")).status_code == 404
+    assert (await api.get(f"{base}/security-events", params={"limit": 0})).status_code == 400
