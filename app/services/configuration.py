@@ -47,3 +47,13 @@ def record_changed(charge_point_id: str, payload: dict, reply: dict) -> None:
 def last_known(charge_point_id: str) -> list[ConfigurationKey]:
     return list(db.session.scalars(select(ConfigurationKey).where(ConfigurationKey.charge_point_id == charge_point_id)
                                    .order_by(ConfigurationKey.key)))
+
+
+def positive_integer(charge_point_id: str, key: str) -> int | None:
+    """A key's last known value as a positive integer (e.g. SendLocalListMaxLength); None where unknown."""
+    value = db.session.get(ConfigurationKey, (charge_point_id, key))
+    try:
+        number = int(value.value) if value is not None and value.value is not None else 0
+    except ValueError:
+        return None
+    return number if number > 0 else None

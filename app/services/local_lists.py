@@ -4,6 +4,12 @@ For each charge point the central system remembers the list version it holds and
 version: a Differential update sends exactly what changed since (new or changed tags with their
 idTagInfo, removed tags without), a Full update everything. A charge point that reports another
 version, or answers VersionMismatch, gets a Full update.
+
+Where the charge point's last known configuration gives SendLocalListMaxLength, an update longer than
+that goes in several messages: the first Full (or Differential) one, then Differential ones, each
+raising the version; what an accepted message applied is remembered at once, so that a failure half
+way leaves the central system knowing what the charge point holds.
+A list longer than its LocalAuthListMaxLength is refused before anything is sent.
 """
 from ocpp.v16.enums import Action, UpdateStatus, UpdateType
 from sqlalchemy import delete, select
@@ -11,10 +17,10 @@ from sqlalchemy import delete, select
 from app.extensions import db
 from app.models import IdTag, LocalListEntry
 from app.ocpp.failures import CommandFailed
-from app.services import charge_points, commands, system_log
+from app.services import charge_points, commands, configuration, system_log
 from app.services.commands import CommandOutcome
 from app.services.connections import connections
-from app.services.errors import ServiceError
+from app.services.errors import Conflict, ServiceError
 from app.timeutil import isoformat
 
 Entry = tuple[str, object, str | None]  # (status, expiryDate, parentIdTag)
@@ -45,10 +51,18 @@ def _authorization_data(id_tag: str, entry: Entry | None) -> dict:
     return {"idTag": id_tag, "idTagInfo": info}
 
 
-def changes(before: dict[str, Entry], after: dict[str, Entry]) -> list[dict]:
-    added_or_changed = [_authorization_data(tag, entry) for tag, entry in after.items() if before.get(tag) != entry]
-    removed = [_authorization_data(tag, None) for tag in before if tag not in after]
+def changes(before: dict[str, Entry], after: dict[str, Entry]) -> list[tuple[str, Entry | None]]:
+    """What turns `before` into `after`: new or changed tags with their entry, removed ones with None."""
+    added_or_changed = [(tag, entry) for tag, entry in after.items() if before.get(tag) != entry]
+    removed = [(tag, None) for tag in before if tag not in after]
     return added_or_changed + removed
+
+
+def _in_messages(updates: list, per_message: int | None) -> list[list]:
+    """The updates split as the charge point takes them; a Full update of nothing is one empty message."""
+    if not per_message or len(updates) <= per_message:
+        return [updates]
+    return [updates[start:start + per_message] for start in range(0, len(updates), per_message)]
 
 
 def sync(charge_point_id: str, update_type: str | None = None) -> CommandOutcome:
@@ -57,28 +71,45 @@ def sync(charge_point_id: str, update_type: str | None = None) -> CommandOutcome
     charge_point = charge_points.require(charge_point_id)
     version, target = charge_point.local_list_version, wanted()
     full = update_type == UpdateType.full or version is None
-    entries = [_authorization_data(tag, entry) for tag, entry in target.items()] if full \
-        else changes(held(charge_point_id), target)
-    if not full and not entries:
+    _check_capacity(charge_point_id, len(target))
+    updates = list(target.items()) if full else changes(held(charge_point_id), target)
+    if not updates and not full:
         return CommandOutcome(Action.send_local_list, charge_point_id, True,
                               f"the local list of {charge_point_id} (version {version}) is up to date", {})
-    new_version = (version or 0) + 1
-    outcome = commands.send(charge_point_id, Action.send_local_list, {
-        "listVersion": new_version, "updateType": UpdateType.full if full else UpdateType.differential,
-        "localAuthorizationList": entries})
-    status = outcome.reply["status"]
-    if status == UpdateStatus.accepted:
-        _remember(charge_point_id, new_version, target)
-    elif status == UpdateStatus.version_mismatch and not full:
-        return sync(charge_point_id, UpdateType.full)
-    outcome.message += f" ({'Full' if full else 'Differential'} update to version {new_version}, {len(entries)} entries)"
+    messages = _in_messages(updates, configuration.positive_integer(charge_point_id, "SendLocalListMaxLength"))
+    for number, part in enumerate(messages):
+        version = (version or 0) + 1
+        kind = UpdateType.full if full and number == 0 else UpdateType.differential
+        outcome = commands.send(charge_point_id, Action.send_local_list, {
+            "listVersion": version, "updateType": kind,
+            "localAuthorizationList": [_authorization_data(tag, entry) for tag, entry in part]})
+        status = outcome.reply["status"]
+        if status == UpdateStatus.version_mismatch and kind == UpdateType.differential and number == 0:
+            return sync(charge_point_id, UpdateType.full)
+        if status != UpdateStatus.accepted:
+            break
+        _remember(charge_point_id, version, part, full=kind == UpdateType.full)
+    progress = f", message {number + 1} of {len(messages)}" if len(messages) > 1 else ""
+    outcome.message += f" ({'Full' if full else 'Differential'} update to version {version}, {len(updates)} entries{progress})"
     return outcome
 
 
-def _remember(charge_point_id: str, version: int, entries: dict[str, Entry]) -> None:
-    db.session.execute(delete(LocalListEntry).where(LocalListEntry.charge_point_id == charge_point_id))
-    db.session.add_all(LocalListEntry(charge_point_id=charge_point_id, id_tag=tag, status=status, expiry_date=expiry,
-                                      parent_id_tag=parent) for tag, (status, expiry, parent) in entries.items())
+def _check_capacity(charge_point_id: str, size: int) -> None:
+    """A list longer than the charge point holds would be answered Failed: say why before sending."""
+    capacity = configuration.positive_integer(charge_point_id, "LocalAuthListMaxLength")
+    if capacity is not None and size > capacity:
+        raise Conflict(f"the local list has {size} idTags and {charge_point_id} holds at most {capacity} "
+                       f"(LocalAuthListMaxLength)", {"entries": size, "localAuthListMaxLength": capacity})
+
+
+def _remember(charge_point_id: str, version: int, part: list[tuple[str, Entry | None]], full: bool) -> None:
+    """The charge point accepted `part` as `version`: a Full update replaces what it held."""
+    forget = delete(LocalListEntry).where(LocalListEntry.charge_point_id == charge_point_id)
+    if not full:
+        forget = forget.where(LocalListEntry.id_tag.in_([tag for tag, _ in part]))
+    db.session.execute(forget)
+    db.session.add_all(LocalListEntry(charge_point_id=charge_point_id, id_tag=tag, status=entry[0], expiry_date=entry[1],
+                                      parent_id_tag=entry[2]) for tag, entry in part if entry is not None)
     charge_points.require(charge_point_id).local_list_version = version
     db.session.commit()
 

@@ -78,3 +78,43 @@ async def test_not_supported_and_the_sync_of_every_connected_charge_point(server
         results = {result["chargePointId"]: result for result in response.json()}
     assert results[willing.id]["success"] is True and results[willing.id]["status"] == "Accepted"
     assert results[unable.id]["success"] is False and results[unable.id]["status"] == "NotSupported"
+
+
+async def report_configuration(api, charge_point, **values):
+    charge_point.replies["GetConfiguration"] = {"configuration_key": [
+        {"key": key, "readonly": True, "value": str(value)} for key, value in values.items()]}
+    response = await api.get("/api/commands/get-configuration", params={"chargePointId": charge_point.id})
+    assert response.json()["success"] is True, response.text
+
+
+async def test_a_list_longer_than_send_local_list_max_length_goes_in_several_messages(server, api):
+    for _ in range(3):
+        await add_tag(api, new_id("")[-8:])
+    every_tag = {tag["idTag"] for tag in (await api.get("/api/authorizations")).json()}
+    async with connected(server) as charge_point:
+        await report_configuration(api, charge_point, SendLocalListMaxLength=2, LocalAuthListMaxLength=100000)
+        response = await api.post("/api/commands/send-local-list", json={"chargePointId": charge_point.id})
+        sent = [payload for action, payload in charge_point.received if action == "SendLocalList"]
+
+        assert response.json()["success"] is True
+        assert len(sent) == (len(every_tag) + 1) // 2 >= 2
+        assert [payload["update_type"] for payload in sent] == ["Full"] + ["Differential"] * (len(sent) - 1)
+        assert [payload["list_version"] for payload in sent] == list(range(1, len(sent) + 1))
+        assert all(len(payload["local_authorization_list"]) <= 2 for payload in sent)
+        assert set().union(*(entries_by_tag(payload) for payload in sent)) == every_tag
+        assert f"message {len(sent)} of {len(sent)}" in response.json()["message"]
+
+        charge_point.received.clear()  # every part was remembered: nothing left to send
+        again = await api.post("/api/commands/send-local-list", json={"chargePointId": charge_point.id})
+        assert "up to date" in again.json()["message"] and charge_point.received == []
+
+
+async def test_a_list_longer_than_local_auth_list_max_length_is_refused_before_sending(server, api):
+    await add_tag(api, new_id("")[-8:])
+    await add_tag(api, new_id("")[-8:])
+    async with connected(server) as charge_point:
+        await report_configuration(api, charge_point, LocalAuthListMaxLength=1)
+        response = await api.post("/api/commands/send-local-list", json={"chargePointId": charge_point.id})
+        assert response.status_code == 409
+        assert "LocalAuthListMaxLength" in response.json()["message"]
+        assert [action for action, _ in charge_point.received if action == "SendLocalList"] == []
