@@ -1,6 +1,8 @@
 """Local Auth List Management: Full and Differential SendLocalList from the authorizations, versions
 tracked per charge point, GetLocalListVersion, and the sync endpoint."""
-from tests.charge_points import connected, new_id
+import asyncio
+
+from tests.charge_points import connected, fleet, new_id
 
 
 async def add_tag(api, id_tag, **fields):
@@ -118,3 +120,13 @@ async def test_a_list_longer_than_local_auth_list_max_length_is_refused_before_s
         assert response.status_code == 409
         assert "LocalAuthListMaxLength" in response.json()["message"]
         assert [action for action, _ in charge_point.received if action == "SendLocalList"] == []
+
+
+async def test_the_sync_of_every_connected_charge_point_runs_side_by_side(server, api):
+    async with fleet(server, 4) as charge_points:
+        for charge_point in charge_points:
+            charge_point.delays["SendLocalList"] = 2  # one after the other, the second CALL would come 2 s late
+        request = asyncio.create_task(api.post("/api/local-list/sync", json={"updateType": "Full"}))
+        await asyncio.wait_for(asyncio.gather(*(cp.wait_for_call("SendLocalList") for cp in charge_points)), 1.5)
+        results = {result["chargePointId"]: result for result in (await request).json()}
+    assert all(results[cp.id]["success"] is True for cp in charge_points), results
