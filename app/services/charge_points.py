@@ -1,10 +1,10 @@
 """Charge points: their registration (BootNotification), liveness (Heartbeat) and connection record."""
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from ocpp.v16.enums import RegistrationStatus
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 
 from app.database import prepared
 from app.extensions import db
@@ -171,11 +171,20 @@ def details(charge_point_id: str) -> dict:
 
 
 def silent(now: datetime, grace: float, default_interval: int) -> list[ChargePoint]:
-    """Charge points recorded as connected but silent for more than grace x their heartbeat interval."""
-    recorded_connected = db.session.scalars(select(ChargePoint).where(
-        ChargePoint.connected_at.is_not(None),
-        or_(ChargePoint.disconnected_at.is_(None), ChargePoint.disconnected_at < ChargePoint.connected_at)))
-    return [charge_point for charge_point in recorded_connected
+    """Charge points recorded as connected but silent for more than grace x their heartbeat interval.
+
+    The database drops those heard from within grace x the shortest interval: loading every connected
+    charge point would stall the process for a fifth of a second at 10,000 of them."""
+    recorded_connected = and_(ChargePoint.connected_at.is_not(None),
+                              or_(ChargePoint.disconnected_at.is_(None), ChargePoint.disconnected_at < ChargePoint.connected_at))
+    shortest = db.session.scalar(select(func.min(func.coalesce(ChargePoint.heartbeat_interval, default_interval)))
+                                 .where(recorded_connected))
+    if shortest is None:
+        return []
+    cutoff = now - timedelta(seconds=grace * shortest)
+    candidates = db.session.scalars(select(ChargePoint).where(recorded_connected, or_(
+        ChargePoint.last_seen < cutoff, and_(ChargePoint.last_seen.is_(None), ChargePoint.connected_at < cutoff))))
+    return [charge_point for charge_point in candidates
             if (now - (charge_point.last_seen or charge_point.connected_at)).total_seconds()
             > grace * (charge_point.heartbeat_interval or default_interval)]
 
