@@ -51,9 +51,11 @@ def last_known(charge_point_id: str) -> list[ConfigurationKey]:
 
 def positive_integer(charge_point_id: str, key: str) -> int | None:
     """A key's last known value as a positive integer (e.g. SendLocalListMaxLength); None where unknown."""
-    value = db.session.get(ConfigurationKey, (charge_point_id, key))
+    known = db.session.get(ConfigurationKey, (charge_point_id, key))
+    if known is None or known.value is None:
+        return None
     try:
-        number = int(value.value) if value is not None and value.value is not None else 0
-    except ValueError:
+        number = int(known.value)
+    except ValueError:  # not a number (or a secret key, stored masked)
         return None
     return number if number > 0 else None
