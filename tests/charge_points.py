@@ -47,6 +47,7 @@ class SimulatedChargePoint(ChargePoint):
         self.errors: dict[str, Exception] = {}        # per action, an OCPPError to answer with instead
         self.silent: set[str] = set()                 # actions never answered
         self.delays: dict[str, float] = {}            # per action, seconds to wait before answering
+        self.gates: dict[str, asyncio.Event] = {}     # per action, an event to wait for before answering
         self.call_received = asyncio.Event()
         self.transactions: dict[int, int] = {}        # connector id -> running transaction id
         self.meter_wh = 0                             # the energy register, as a meter would count it
@@ -68,7 +69,7 @@ class SimulatedChargePoint(ChargePoint):
                 meter_value=[{"timestamp": timestamp(), "sampledValue": [{"value": str(self.meter_wh),
                                                                           "context": "Trigger"}]}]))
 
-    async def wait_for_call(self, action: str, timeout: float = 10) -> dict:
+    async def wait_for_call(self, action: str, timeout: float = 20) -> dict:
         """The payload of the first CALL of `action` the central system sent, waiting for it."""
         async def first():
             while True:
@@ -87,6 +88,8 @@ def _answering(action: str):
         if action in self.silent:
             await asyncio.sleep(3600)
         await asyncio.sleep(self.delays.get(action, 0))
+        if action in self.gates:
+            await self.gates[action].wait()
         if action in self.errors:
             raise self.errors[action]
         fields = self.replies.get(action, DEFAULT_REPLIES[action])
@@ -160,7 +163,7 @@ async def raw_connection(server, charge_point_id: str | None = None, **options):
         yield RawConnection(connection, charge_point_id)
 
 
-async def eventually(condition, timeout: float = 5.0) -> None:
+async def eventually(condition, timeout: float = 20.0) -> None:
     """Wait until condition() is true (for what the server does after it answered); fail after timeout."""
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():

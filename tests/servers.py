@@ -202,14 +202,16 @@ def start_server(database: ScratchDatabase, directory: Path, **settings) -> Runn
     return server
 
 
-async def run_worker(server: RunningServer, *jobs: str) -> str:
-    """Enqueue the jobs (dotted function paths) and run `python worker.py --burst` against the server's
-    database and Redis; the worker's output. Asynchronous, so that charge points keep answering."""
+async def run_worker(server: RunningServer, *jobs: str | tuple[str, dict]) -> str:
+    """Enqueue the jobs (dotted function paths, or (path, keyword arguments)) and run `python worker.py
+    --burst` against the server's database and Redis; the worker's output. Asynchronous, so that charge
+    points keep answering."""
     from rq import Queue
     from app.tasks.schedule import QUEUE
     queue = Queue(QUEUE, connection=Redis.from_url(server.environment["REDIS_URL"]))
     for job in jobs:
-        queue.enqueue(job)
+        path, arguments = job if isinstance(job, tuple) else (job, {})
+        queue.enqueue(path, kwargs=arguments)
     process = await asyncio.create_subprocess_exec(
         sys.executable, "worker.py", "--burst", cwd=ROOT, env=server.environment,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)

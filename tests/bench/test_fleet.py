@@ -47,8 +47,10 @@ async def test_a_small_fleet_against_a_real_server(server):
                       transactions=True, meter_interval=0.5)
 
     async def command_one_of_them():
-        await asyncio.sleep(1.5)
         async with httpx.AsyncClient(base_url=server.api_url) as api:
+            # As soon as it is connected (the fleet runs for `duration` seconds from then on).
+            while not (await api.get(f"/api/charge-points/{prefix}-2")).json().get("isConnected"):
+                await asyncio.sleep(0.1)
             return await api.post("/api/commands/reset", json={"chargePointId": f"{prefix}-2", "type": "Soft"})
 
     summary, reset = await asyncio.gather(fleet.run(plan), command_one_of_them())

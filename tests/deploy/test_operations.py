@@ -7,7 +7,7 @@ import pytest
 from ocpp.v16 import call
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.charge_points import connected, fleet, raw_connection
+from tests.charge_points import connected, eventually, fleet, raw_connection
 from tests.conftest import running_server
 from tests.servers import fresh_redis_url
 
@@ -93,7 +93,7 @@ async def test_json_logs_with_request_ids(json_logging_server):
         assert made.headers["X-Request-ID"] != "bad id with spaces" and len(made.headers["X-Request-ID"]) == 16
     async with connected(server) as charge_point:
         await charge_point.call(call.BootNotification(charge_point_vendor="V", charge_point_model="M"))
-    await asyncio.sleep(0.5)
+    await eventually(lambda: "BootNotification from V M" in server.log())
     lines = [line for line in server.log().splitlines() if line.strip()]
     records = [json.loads(line) for line in lines]  # every line is one JSON object
     assert all({"time", "level", "logger", "message"} <= set(record) for record in records)

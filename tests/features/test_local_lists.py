@@ -124,9 +124,13 @@ async def test_a_list_longer_than_local_auth_list_max_length_is_refused_before_s
 
 async def test_the_sync_of_every_connected_charge_point_runs_side_by_side(server, api):
     async with fleet(server, 4) as charge_points:
+        # None answers before all four have their CALL: one after the other, the first would time out
+        # (OCPP_COMMAND_TIMEOUT) before the second is sent.
+        everyone_asked = asyncio.Event()
         for charge_point in charge_points:
-            charge_point.delays["SendLocalList"] = 2  # one after the other, the second CALL would come 2 s late
+            charge_point.gates["SendLocalList"] = everyone_asked
         request = asyncio.create_task(api.post("/api/local-list/sync", json={"updateType": "Full"}))
-        await asyncio.wait_for(asyncio.gather(*(cp.wait_for_call("SendLocalList") for cp in charge_points)), 1.5)
+        await asyncio.gather(*(cp.wait_for_call("SendLocalList") for cp in charge_points))
+        everyone_asked.set()
         results = {result["chargePointId"]: result for result in (await request).json()}
     assert all(results[cp.id]["success"] is True for cp in charge_points), results

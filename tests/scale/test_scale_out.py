@@ -107,7 +107,7 @@ async def test_two_hosts_share_charge_points_moves_and_crashes(backend, tmp_path
                 return sum(1 for item in listed if item["id"] in {cp.id for cp in on_a[1:]} and item["isConnected"])
 
             while await a_charge_points_connected():
-                assert time.monotonic() - crashed_at < 10, "still connected long after the expiry"
+                assert time.monotonic() - crashed_at < 30, "still connected long after the expiry"
                 await asyncio.sleep(0.25)
             refused = await api_call(host_b.api_url, "POST", "/api/commands/clear-cache",
                                      json={"chargePointId": on_a[1].id})

@@ -22,7 +22,7 @@ BACKUP = "app.tasks.backups.backup_database"
 @pytest.fixture(scope="module", params=BACKENDS)
 def redis_server(request, tmp_path_factory):
     with running_server(request.param, tmp_path_factory, REDIS_URL=fresh_redis_url(), OCPP_HEARTBEAT_INTERVAL=1,
-                        HEARTBEAT_GRACE_FACTOR=2, OFFLINE_TRANSACTION_TIMEOUT=1, OFFLINE_TRANSACTION_CLOSE_AFTER=3,
+                        HEARTBEAT_GRACE_FACTOR=2, OFFLINE_TRANSACTION_TIMEOUT=1, OFFLINE_TRANSACTION_CLOSE_AFTER=3600,
                         BACKUP_KEEP=2, OCPP_COMMAND_TIMEOUT=5) as server:
         yield server
 
@@ -72,24 +72,39 @@ async def test_a_silent_charge_point_is_marked_offline(redis_server):
                        id=lively.id)
 
 
-async def test_offline_transaction_flagged_closed_then_corrected(redis_server):
-    db = redis_server.database
-    async with connected(redis_server) as charge_point:
+def as_of(seconds_from_now: float) -> tuple[str, dict]:
+    """The offline monitor run as of a moment other than now: the test decides how long the charge point
+    has been offline, whatever time the worker takes to start."""
+    return OFFLINE, {"now": timestamp(seconds_from_now)}
+
+
+async def offline_transaction(server) -> tuple[str, int]:
+    """A charge point that started a transaction, sent one meter value (1500 Wh) and went away."""
+    db = server.database
+    async with connected(server) as charge_point:
         transaction_id = await charge_point.start_transaction(meter_start=1000)
         await charge_point.call(call.MeterValues(connector_id=1, transaction_id=transaction_id, meter_value=[
             {"timestamp": timestamp(), "sampledValue": [{"value": "1500"}]}]))
-    charge_point_id = charge_point.id
-    await eventually(lambda: db.scalar("SELECT disconnected_at FROM charge_points WHERE id = :id", id=charge_point_id))
-    await asyncio.sleep(1.3)
-    await run_worker(redis_server, OFFLINE)
+    await eventually(lambda: db.scalar("SELECT disconnected_at FROM charge_points WHERE id = :id", id=charge_point.id))
+    return charge_point.id, transaction_id
+
+
+def events_of(db, charge_point_id: str) -> list[str]:
+    return [row["event"] for row in db.rows("SELECT event FROM system_logs WHERE charge_point_id = :id ORDER BY id",
+                                            id=charge_point_id)]
+
+
+async def test_offline_transaction_flagged_closed_then_corrected(redis_server):
+    db = redis_server.database
+    charge_point_id, transaction_id = await offline_transaction(redis_server)
+    # Offline for a minute (past OFFLINE_TRANSACTION_TIMEOUT, short of OFFLINE_TRANSACTION_CLOSE_AFTER).
+    await run_worker(redis_server, as_of(60))
     row = db.rows("SELECT * FROM transactions WHERE id = :id", id=transaction_id)[0]
     assert row["offline_flagged_at"] is not None and row["stop_timestamp"] is None
-    await asyncio.sleep(2)
-    await run_worker(redis_server, OFFLINE, OFFLINE)  # twice: nothing closes twice
+    await run_worker(redis_server, as_of(7200), as_of(7200))  # past the close limit, twice: nothing closes twice
     row = db.rows("SELECT * FROM transactions WHERE id = :id", id=transaction_id)[0]
     assert (row["meter_stop"], row["stop_reason"], row["stopped_by"]) == (1500, "OfflineTimeout", "CentralSystem")
-    events = [r["event"] for r in db.rows("SELECT event FROM system_logs WHERE charge_point_id = :id",
-                                          id=charge_point_id)]
+    events = events_of(db, charge_point_id)
     assert events.count("transaction_offline") == 1 and events.count("transaction_closed_offline") == 1
     async with connected(redis_server, charge_point_id) as back:
         await back.call(call.StopTransaction(transaction_id=transaction_id, meter_stop=1800, timestamp=timestamp(-5),
@@ -97,6 +112,24 @@ async def test_offline_transaction_flagged_closed_then_corrected(redis_server):
     row = db.rows("SELECT * FROM transactions WHERE id = :id", id=transaction_id)[0]
     assert (row["meter_stop"], row["stop_reason"], row["stopped_by"]) == (1800, "PowerLoss", "ChargePoint")
     assert db.scalar("SELECT count(*) FROM transactions WHERE charge_point_id = :id", id=charge_point_id) == 1
+
+
+async def test_a_transaction_first_found_past_the_close_limit_keeps_both_moments(redis_server):
+    db = redis_server.database
+    charge_point_id, transaction_id = await offline_transaction(redis_server)
+    await run_worker(redis_server, as_of(7200))  # the first run to see it is already past the close limit
+    row = db.rows("SELECT * FROM transactions WHERE id = :id", id=transaction_id)[0]
+    assert row["offline_flagged_at"] is not None and row["stop_timestamp"] is not None
+    assert (row["meter_stop"], row["stop_reason"]) == (1500, "OfflineTimeout")
+    assert events_of(db, charge_point_id)[-2:] == ["transaction_offline", "transaction_closed_offline"]
+
+
+async def test_a_transaction_of_a_charge_point_offline_briefly_is_left_alone(redis_server):
+    db = redis_server.database
+    _, transaction_id = await offline_transaction(redis_server)
+    await run_worker(redis_server, as_of(-3600))  # as of before it went offline
+    row = db.rows("SELECT * FROM transactions WHERE id = :id", id=transaction_id)[0]
+    assert row["offline_flagged_at"] is None and row["stop_timestamp"] is None
 
 
 async def test_backup_restores_into_a_fresh_database_with_the_same_rows(redis_server, tmp_path):
