@@ -246,7 +246,8 @@ class ReservationResultSchema(CommandResultSchema):
 class StoredChargingProfileSchema(CamelCaseSchema):
     charging_profile_id = fields.Integer(attribute="id")
     charge_point_id = fields.String()
-    connector_id = fields.Integer()
+    connector_id = fields.Integer(allow_none=True, metadata={
+        "description": "null: sent with a RemoteStartTransaction without connectorId"})
     stack_level = fields.Integer()
     charging_profile_purpose = fields.String(attribute="purpose")
     charging_profile_kind = fields.String(attribute="kind")

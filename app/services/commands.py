@@ -16,8 +16,9 @@ from app.services import charge_points, charging, configuration, system_log
 from app.services.connections import connections
 from app.services.errors import Invalid, NotFound
 
-# The statuses with which a charge point says it will do what was asked.
-ACCEPTING_STATUSES = frozenset({"Accepted", "Unlocked", "Scheduled", "RebootRequired"})
+# The statuses with which a charge point says it will do what was asked. AcceptedCanceled (GetLog,
+# SignedUpdateFirmware): accepted, and an ongoing request of the same kind canceled for it.
+ACCEPTING_STATUSES = frozenset({"Accepted", "Unlocked", "Scheduled", "RebootRequired", "AcceptedCanceled"})
 
 
 # What the central system keeps of a charge point's answer, whichever endpoint sent the command.
