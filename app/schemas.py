@@ -200,6 +200,18 @@ class CertificateSigningRequestSchema(CamelCaseSchema):
     received_at = Timestamp()
 
 
+class DataTransferSchema(CamelCaseSchema):
+    id = fields.Integer()
+    initiated_by = fields.String(metadata={"description": "ChargePoint (it sent the DataTransfer) or CentralSystem"})
+    vendor_id = fields.String()
+    message_id = fields.String(allow_none=True)
+    data = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "The answer: Accepted, Rejected, UnknownMessageId, "
+                                                    "UnknownVendorId; Failed when the charge point gave none"})
+    response_data = fields.String(allow_none=True, metadata={"description": "The data of the answer"})
+    timestamp = Timestamp(attribute="received_at", metadata={"description": "When it was received or sent"})
+
+
 class IdTagSchema(CamelCaseSchema):
     id_tag = fields.String()
     status = fields.String()
@@ -602,6 +614,12 @@ class GetCompositeScheduleBody(ChargePointCommandBody):
     connector_id = strict_integer(0, required=True)
     duration = strict_integer(1, required=True, metadata={"description": "Seconds"})
     charging_rate_unit = fields.String(validate=one_of(ChargingRateUnitType))
+
+
+class ChangePasswordBody(ChargePointCommandBody):
+    password = fields.String(required=True, load_only=True, validate=[validate.Length(16, 40), printable_ascii],
+                             metadata={"description": "The new AuthorizationKey, 16 to 40 characters; stored hashed "
+                                                      "once the charge point accepts it"})
 
 
 class DataTransferBody(ChargePointCommandBody):

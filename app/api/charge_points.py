@@ -2,9 +2,9 @@
 from app.errors import Blueprint, ErrorSchema
 from app.schemas import (CertificateSigningRequestSchema, ChargePointDetailSchema, ChargePointQuery,
                          ChargePointRegistrationBody, ChargePointSchema, ChargePointSettingsBody,
-                         ConfigurationKeySchema, ConnectorQuery, ConnectorSchema, DeleteChargePointQuery,
+                         ConfigurationKeySchema, ConnectorQuery, ConnectorSchema, DataTransferSchema, DeleteChargePointQuery,
                          FileTransfersSchema, MessageSchema, PageQuery, PasswordBody, SecurityEventSchema)
-from app.services import charge_points, configuration, connectors, file_transfers, security_events
+from app.services import charge_points, configuration, connectors, data_transfers, file_transfers, security_events
 
 bp = Blueprint("charge_points", __name__, url_prefix="/api", description="Charge points and connectors")
 
@@ -118,3 +118,12 @@ def list_certificate_signing_requests(query, charge_point_id):
     """The CSRs it sent with SignCertificate, newest first; sign them with your CA and return the certificate
     with the generic command CertificateSigned"""
     return security_events.signing_requests(charge_point_id, query["limit"], query["offset"])
+
+
+@bp.get("/charge-points/<charge_point_id>/data-transfers")
+@bp.arguments(PageQuery, location="query")
+@bp.response(200, DataTransferSchema(many=True))
+@bp.alt_response(404, schema=ErrorSchema, description="Unknown charge point")
+def list_data_transfers(query, charge_point_id):
+    """Its DataTransfers both ways (initiatedBy ChargePoint or CentralSystem) with their answers, newest first"""
+    return data_transfers.listing(charge_point_id, query["limit"], query["offset"])

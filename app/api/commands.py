@@ -1,12 +1,13 @@
 """Commands: each a real OCPP CALL to the connected charge point; the answer carries its reply."""
 from app.errors import Blueprint, ErrorSchema
-from app.schemas import (CancelReservationBody, ChangeAvailabilityBody, ChangeConfigurationBody, ChargePointCommandBody,
+from app.schemas import (CancelReservationBody, ChangeAvailabilityBody, ChangeConfigurationBody, ChangePasswordBody,
+                         ChargePointCommandBody,
                          ChargingProfileResultSchema, ClearChargingProfileBody, CommandResultSchema, DataTransferBody,
                          GenericCommandBody, GetCompositeScheduleBody, GetConfigurationBody, GetConfigurationQuery,
                          GetDiagnosticsBody, RemoteStartBody, RemoteStopBody, ReservationResultSchema, ReserveNowBody,
                          ResetBody, SendLocalListBody, SetChargingProfileBody, TriggerMessageBody, UnlockConnectorBody,
                          UpdateFirmwareBody, ocpp_profile)
-from app.services import commands, file_transfers, local_lists, reservations, smart_charging
+from app.services import commands, data_transfers, file_transfers, local_lists, reservations, security, smart_charging
 from app.timeutil import utcnow
 
 bp = Blueprint("commands", __name__, url_prefix="/api/commands", description=(
@@ -73,6 +74,13 @@ def change_configuration(body):
     return commands.change_configuration(body["charge_point_id"], body["key"], body["value"])
 
 
+@command("/change-password", ChangePasswordBody)
+def change_password(body):
+    """Change the charge point's password in one step: ChangeConfiguration(AuthorizationKey); stored once it
+    accepts (the old one is accepted until it connects with the new one); unchanged otherwise"""
+    return security.change_authorization_key(body["charge_point_id"], body["password"])
+
+
 @command("/clear-cache", ChargePointCommandBody)
 def clear_cache(body):
     """ClearCache"""
@@ -100,8 +108,8 @@ def generic(body):
 
 @command("/data-transfer", DataTransferBody)
 def data_transfer(body):
-    """DataTransfer to the charge point"""
-    return commands.data_transfer(body["charge_point_id"], body["vendor_id"], body.get("message_id"), body.get("data"))
+    """DataTransfer to the charge point; stored with its answer (see /api/charge-points/:id/data-transfers)"""
+    return data_transfers.send(body["charge_point_id"], body["vendor_id"], body.get("message_id"), body.get("data"))
 
 
 @command("/update-firmware", UpdateFirmwareBody)

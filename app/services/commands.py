@@ -132,13 +132,3 @@ def generic(charge_point_id: str, action: str, payload: dict) -> CommandOutcome:
     outcome = send(charge_point_id, action, payload)
     outcome.result = outcome.reply
     return outcome
-
-
-def data_transfer(charge_point_id: str, vendor_id: str, message_id: str | None = None,
-                  data: str | None = None) -> CommandOutcome:
-    payload = {"vendorId": vendor_id}
-    if message_id is not None:
-        payload["messageId"] = message_id
-    if data is not None:
-        payload["data"] = data
-    return send(charge_point_id, Action.data_transfer, payload)
