@@ -123,6 +123,14 @@ def trigger_message(charge_point_id: str, requested_message: str,
     return send(charge_point_id, Action.trigger_message, payload)
 
 
+def extended_trigger_message(charge_point_id: str, requested_message: str,
+                             connector_id: int | None = None) -> CommandOutcome:
+    payload = {"requestedMessage": requested_message}
+    if connector_id is not None:
+        payload["connectorId"] = connector_id
+    return send(charge_point_id, Action.extended_trigger_message, payload)
+
+
 def change_availability(charge_point_id: str, connector_id: int, availability_type: str) -> CommandOutcome:
     return send(charge_point_id, Action.change_availability, {"connectorId": connector_id, "type": availability_type})
 
