@@ -19,11 +19,11 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from flask import current_app
 from ocpp.v16.enums import (Action, CertificateStatus, DeleteCertificateStatus, GenericStatus,
                             GetInstalledCertificateStatus)
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from app.extensions import db
 from app.models import CertificateSigningRequest, InstalledCertificate
-from app.ocpp.failures import CommandFailed
+from app.ocpp.failures import CommandFailed, NotConnected
 from app.services import charge_points, commands, system_log
 from app.services.commands import CommandOutcome
 from app.services.errors import Invalid, NotFound
@@ -78,18 +78,21 @@ def inventory(charge_point_id: str) -> list[InstalledCertificate]:
 
 
 def _matching(charge_point_id: str, hashes_: dict):
+    """The inventory entries with this hash data; hexadecimal in either case (charge points differ)."""
     return (InstalledCertificate.charge_point_id == charge_point_id,
             InstalledCertificate.hash_algorithm == hashes_["hashAlgorithm"],
-            InstalledCertificate.issuer_name_hash == hashes_["issuerNameHash"].lower(),
-            InstalledCertificate.issuer_key_hash == hashes_["issuerKeyHash"].lower(),
-            InstalledCertificate.serial_number == hashes_["serialNumber"].lower())
+            func.lower(InstalledCertificate.issuer_name_hash) == hashes_["issuerNameHash"].lower(),
+            func.lower(InstalledCertificate.issuer_key_hash) == hashes_["issuerKeyHash"].lower(),
+            func.lower(InstalledCertificate.serial_number) == hashes_["serialNumber"].lower())
 
 
 def _entry(charge_point_id: str, certificate_type: str, hashes_: dict, pem: str | None) -> InstalledCertificate:
+    """An inventory entry with the hash data as the charge point (or the server) writes it: what is sent
+    back in DeleteCertificate."""
     return InstalledCertificate(charge_point_id=charge_point_id, certificate_type=certificate_type,
-                                hash_algorithm=hashes_["hashAlgorithm"], issuer_name_hash=hashes_["issuerNameHash"].lower(),
-                                issuer_key_hash=hashes_["issuerKeyHash"].lower(),
-                                serial_number=hashes_["serialNumber"].lower(), certificate=pem)
+                                hash_algorithm=hashes_["hashAlgorithm"], issuer_name_hash=hashes_["issuerNameHash"],
+                                issuer_key_hash=hashes_["issuerKeyHash"], serial_number=hashes_["serialNumber"],
+                                certificate=pem)
 
 
 def install(charge_point_id: str, certificate_type: str, pem: str) -> CommandOutcome:
@@ -129,11 +132,13 @@ def refresh(charge_point_id: str, certificate_type: str) -> CommandOutcome:
 
 
 def _key(entry: InstalledCertificate) -> tuple:
-    return entry.hash_algorithm, entry.issuer_name_hash, entry.issuer_key_hash, entry.serial_number
+    return (entry.hash_algorithm, entry.issuer_name_hash.lower(), entry.issuer_key_hash.lower(),
+            entry.serial_number.lower())
 
 
 def as_hash_data(entry: InstalledCertificate) -> dict:
-    return dict(zip(HASH_FIELDS, _key(entry)))
+    return dict(zip(HASH_FIELDS, (entry.hash_algorithm, entry.issuer_name_hash, entry.issuer_key_hash,
+                                  entry.serial_number)))
 
 
 def delete_certificate(charge_point_id: str, certificate_id: int | None = None, pem: str | None = None,
@@ -250,7 +255,10 @@ def _send_issued(app, request_id: int) -> None:
     with app.app_context():
         try:
             request = db.session.get(CertificateSigningRequest, request_id)
-            certificate_signed(request.charge_point_id, request.certificate, request_id)
+            charge_point_id, certificate = request.charge_point_id, request.certificate
+            certificate_signed(charge_point_id, certificate, request_id)
+        except NotConnected as failure:  # it went away before the certificate could follow
+            _answered(request_id, FAILED, str(failure)[:255], certificate)
         except CommandFailed:
             pass  # logged by commands.send, and the request is marked Failed
         finally:
@@ -267,6 +275,8 @@ def certificate_signed(charge_point_id: str, certificate_chain: str, csr_id: int
             raise NotFound(f"no certificate signing request {csr_id} of {charge_point_id}", {"csrId": csr_id})
     try:
         outcome = commands.send(charge_point_id, Action.certificate_signed, {"certificateChain": certificate_chain})
+    except NotConnected:
+        raise
     except CommandFailed as failure:
         _answered(csr_id, FAILED, str(failure)[:255], certificate_chain)
         raise

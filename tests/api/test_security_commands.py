@@ -137,3 +137,17 @@ async def test_hash_data_of_a_certificate_with_its_issuer_and_bad_requests(serve
                                    certificateType="V2GRootCertificate", certificate=root_pem)
         assert wrong_type.status_code == 400
     assert (await api.get("/api/charge-points/NO-SUCH-CP/certificates")).status_code == 404
+
+
+async def test_hash_data_reported_in_upper_case_is_kept_as_reported_and_matched_in_any_case(server, api):
+    root_pem = trustme.CA().cert_pem.bytes().decode()
+    reported = {key: value.upper() if key != "hashAlgorithm" else value
+                for key, value in expected_hash_data(root_pem).items()}
+    async with connected(server) as charge_point:
+        charge_point.replies["GetInstalledCertificateIds"] = {"status": "Accepted", "certificate_hash_data": [reported]}
+        listed = (await command(api, "get-installed-certificate-ids", chargePointId=charge_point.id,
+                                certificateType="ManufacturerRootCertificate")).json()["installedCertificates"]
+        assert [item["certificateHashData"] for item in listed] == [reported]
+        # deleting by its PEM (hash data computed in lower case) removes the entry reported in upper case
+        await command(api, "delete-certificate", chargePointId=charge_point.id, certificate=root_pem)
+        assert (await api.get(f"/api/charge-points/{charge_point.id}/certificates")).json() == []
