@@ -194,7 +194,7 @@ def get_installed_certificate_ids(body):
 
 @command("/delete-certificate", DeleteCertificateBody, result_schema=DeleteCertificateResultSchema)
 def delete_certificate(body):
-    """DeleteCertificate by certificateId (the inventory), a PEM (hash data computed with SHA-256) or certificateHashData"""
+    """DeleteCertificate by certificateId (the inventory), a PEM (hash data computed, SHA-256) or certificateHashData"""
     return certificates.delete_certificate(body["charge_point_id"], body.get("certificate_id"), body.get("certificate"),
                                            body.get("certificate_hash_data"))
 
@@ -215,7 +215,8 @@ def get_log(body):
 
 @command("/signed-update-firmware", SignedUpdateFirmwareBody, result_schema=NumberedRequestResultSchema)
 def signed_update_firmware(body):
-    """SignedUpdateFirmware; the requestId is given by the server, progress comes with SignedFirmwareStatusNotification"""
+    """SignedUpdateFirmware; the requestId is given by the server, progress comes with
+    SignedFirmwareStatusNotification"""
     return file_transfers.signed_update_firmware(
         body["charge_point_id"], body["location"], body.get("retrieve_date_time") or utcnow(),
         body["signing_certificate"], body["signature"], body.get("install_date_time"), body.get("retries"),

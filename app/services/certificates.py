@@ -118,14 +118,17 @@ def refresh(charge_point_id: str, certificate_type: str) -> CommandOutcome:
                             {"certificateType": certificate_type})
     status = outcome.reply["status"]
     if status in (GetInstalledCertificateStatus.accepted, GetInstalledCertificateStatus.not_found):
-        reported = outcome.reply.get("certificateHashData", []) if status == GetInstalledCertificateStatus.accepted else []
+        reported = outcome.reply.get("certificateHashData", []) \
+            if status == GetInstalledCertificateStatus.accepted else []
         of_type = (InstalledCertificate.charge_point_id == charge_point_id,
                    InstalledCertificate.certificate_type == certificate_type)
-        known = {_key(entry): entry.certificate for entry in db.session.scalars(select(InstalledCertificate).where(*of_type))}
+        known = {_key(entry): entry.certificate
+                 for entry in db.session.scalars(select(InstalledCertificate).where(*of_type))}
         db.session.execute(delete(InstalledCertificate).where(*of_type))
         db.session.flush()
         unique = {_key(_entry(charge_point_id, certificate_type, item, None)): item for item in reported}
-        db.session.add_all(_entry(charge_point_id, certificate_type, item, known.get(key)) for key, item in unique.items())
+        db.session.add_all(_entry(charge_point_id, certificate_type, item, known.get(key))
+                           for key, item in unique.items())
         db.session.commit()
     outcome.subject = [entry for entry in inventory(charge_point_id) if entry.certificate_type == certificate_type]
     return outcome
@@ -185,7 +188,8 @@ def _organization(name: x509.Name) -> str | None:
     return values[0].value if values else None
 
 
-def csr_problem(charge_point_id: str, csr: x509.CertificateSigningRequest, ca_certificate: x509.Certificate) -> str | None:
+def csr_problem(charge_point_id: str, csr: x509.CertificateSigningRequest,
+                ca_certificate: x509.Certificate) -> str | None:
     """Why the built-in CA will not sign the CSR, or None: its signature must hold, its commonName be the
     charge point id, and its organizationName the CA's (where the CA has one)."""
     if not csr.is_signature_valid:
@@ -209,7 +213,8 @@ def issue(csr: x509.CertificateSigningRequest, ca_certificate: x509.Certificate,
                .not_valid_before(now - timedelta(minutes=5))
                .not_valid_after(min(now + ISSUED_FOR, ca_certificate.not_valid_after_utc))
                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-               .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=isinstance(public_key, rsa.RSAPublicKey),
+               .add_extension(x509.KeyUsage(digital_signature=True,
+                                            key_encipherment=isinstance(public_key, rsa.RSAPublicKey),
                                             key_agreement=isinstance(public_key, ec.EllipticCurvePublicKey),
                                             content_commitment=False, data_encipherment=False, key_cert_sign=False,
                                             crl_sign=False, encipher_only=False, decipher_only=False), critical=True)

@@ -62,5 +62,6 @@ def _record(charge_point_id: str, initiated_by: str, vendor_id: str, message_id:
 def listing(charge_point_id: str, limit: int, offset: int) -> list[DataTransferMessage]:
     """The charge point's DataTransfers, both ways, newest first; raises NotFound for an unknown one."""
     charge_points.require(charge_point_id)
-    return list(db.session.scalars(select(DataTransferMessage).where(DataTransferMessage.charge_point_id == charge_point_id)
+    return list(db.session.scalars(select(DataTransferMessage)
+                                   .where(DataTransferMessage.charge_point_id == charge_point_id)
                                    .order_by(DataTransferMessage.id.desc()).limit(limit).offset(offset)))
