@@ -232,8 +232,9 @@ def receive_signing_request(charge_point_id: str, csr_pem: str) -> str:
     request = CertificateSigningRequest(charge_point_id=charge_point_id, csr=csr_pem, status=STORED)
     db.session.add(request)
     if ca is None:
+        db.session.commit()  # apart from the log line, whose failure the system log swallows
         system_log.info("certificate_signing_request", "SignCertificate: a CSR awaits signing by an external CA",
-                        charge_point_id=charge_point_id)  # commits both
+                        charge_point_id=charge_point_id)
         return GenericStatus.accepted
     ca_certificate, ca_key, chain = ca
     try:
@@ -243,11 +244,13 @@ def receive_signing_request(charge_point_id: str, csr_pem: str) -> str:
         problem = "not a PEM-encoded PKCS#10 CSR"
     if problem is not None:
         request.status, request.reason = REFUSED, problem[:255]
+        db.session.commit()
         system_log.warning("certificate_signing_request", f"SignCertificate refused: {problem}",
                            charge_point_id=charge_point_id)
         return GenericStatus.rejected
     request.certificate = issue(csr, ca_certificate, ca_key).public_bytes(serialization.Encoding.PEM).decode() + chain
     request.status = ISSUED
+    db.session.commit()
     system_log.info("certificate_signing_request", "SignCertificate: certificate issued by the built-in CA",
                     charge_point_id=charge_point_id)
     # The charge point must have SignCertificate.conf before the CertificateSigned it announces: the answer

@@ -52,11 +52,12 @@ def _record(charge_point_id: str, initiated_by: str, vendor_id: str, message_id:
     db.session.add(DataTransferMessage(charge_point_id=charge_point_id, initiated_by=initiated_by, vendor_id=vendor_id,
                                        message_id=message_id, data=data, status=status, response_data=response_data,
                                        received_at=utcnow()))
+    db.session.commit()  # before the log line: the system log swallows a failed commit, a DataTransfer must not
     direction = "from the charge point" if initiated_by == CHARGE_POINT else "to the charge point"
     system_log.info("data_transfer", f"DataTransfer {direction}: vendorId {vendor_id}, messageId "
                     f"{message_id if message_id is not None else '(none)'}: {status}", charge_point_id=charge_point_id,
                     details={"initiatedBy": initiated_by, "vendorId": vendor_id, "messageId": message_id,
-                             "status": status})  # commits both
+                             "status": status})
 
 
 def listing(charge_point_id: str, limit: int, offset: int) -> list[DataTransferMessage]:
