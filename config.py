@@ -187,6 +187,10 @@ SETTINGS = (
             "Default OCPP security profile of charge points: 0 none, 1 Basic auth, 2 TLS + Basic auth, 3 mutual TLS"),
     Setting("OCPP_CLIENT_CA_FILE", text, None,
             "CA certificate(s) that sign charge point client certificates (security profile 3)"),
+    Setting("OCPP_CSR_CA_CERT_FILE", text, None,
+            "CA certificate (PEM) with which the central system signs the CSRs of SignCertificate; with "
+            "OCPP_CSR_CA_KEY_FILE. Without both, CSRs are stored for an external CA"),
+    Setting("OCPP_CSR_CA_KEY_FILE", text, None, "The private key (PEM, unencrypted) of OCPP_CSR_CA_CERT_FILE"),
     Setting("OCPP_UNKNOWN_CHARGE_POINTS", choice("accept", "pending", "reject"), "accept",
             "A charge point not registered yet: accept (registered and Accepted at boot), pending (registered, "
             "Pending until an operator accepts it) or reject (refused at the handshake)"),
@@ -223,6 +227,7 @@ class Config:
         self.CONFIGURED_API_KEYS = tuple(key.strip() for key in self.API_KEYS.split(",") if key.strip())
         self.MAX_CONTENT_LENGTH = self.API_MAX_BODY
         self._check_tls_files()
+        self._check_signing_ca()
 
     def _check_tls_files(self) -> None:
         profile = self.OCPP_SECURITY_PROFILE
@@ -239,6 +244,33 @@ class Config:
                 path.read_bytes()
             except OSError as error:
                 raise ConfigError(f"{name}={str(path)!r}: cannot read it ({error.strerror})") from None
+
+    def _check_signing_ca(self) -> None:
+        """Both CA settings or neither; the files readable, a certificate and the key that matches it."""
+        cert_file, key_file = self.OCPP_CSR_CA_CERT_FILE, self.OCPP_CSR_CA_KEY_FILE
+        if cert_file is None and key_file is None:
+            return
+        if cert_file is None or key_file is None:
+            missing = "OCPP_CSR_CA_CERT_FILE" if cert_file is None else "OCPP_CSR_CA_KEY_FILE"
+            raise ConfigError(f"{missing}: needed too (the built-in CA takes a certificate and its key)")
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+        contents = {}
+        for name, path in (("OCPP_CSR_CA_CERT_FILE", cert_file), ("OCPP_CSR_CA_KEY_FILE", key_file)):
+            try:
+                contents[name] = Path(path).read_bytes()
+            except OSError as error:
+                raise ConfigError(f"{name}={path!r}: cannot read it ({error.strerror})") from None
+        try:
+            certificate = x509.load_pem_x509_certificate(contents["OCPP_CSR_CA_CERT_FILE"])
+        except ValueError:
+            raise ConfigError(f"OCPP_CSR_CA_CERT_FILE={cert_file!r}: not a PEM certificate") from None
+        try:
+            key = serialization.load_pem_private_key(contents["OCPP_CSR_CA_KEY_FILE"], password=None)
+        except (ValueError, TypeError):
+            raise ConfigError(f"OCPP_CSR_CA_KEY_FILE={key_file!r}: not an unencrypted PEM private key") from None
+        if key.public_key() != certificate.public_key():
+            raise ConfigError(f"OCPP_CSR_CA_KEY_FILE={key_file!r}: not the key of OCPP_CSR_CA_CERT_FILE")
 
     def _database_uri(self) -> str:
         if self.DATABASE_URL:

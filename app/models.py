@@ -70,6 +70,9 @@ class ChargePoint(Timestamped, db.Model):
     security_profile: Mapped[int | None] = mapped_column(Integer)
     # The AuthorizationKey (profiles 1 and 2) as a salted scrypt hash; never the key itself.
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # The AuthorizationKey before a change the charge point accepted (ChangeConfiguration): accepted too
+    # until the charge point has once authenticated with the new one, then discarded.
+    previous_password_hash: Mapped[str | None] = mapped_column(String(255))
     # The version of the local authorization list the charge point holds, as far as we know (None: we
     # never sent one, or it reported another: the next sync is Full).
     local_list_version: Mapped[int | None] = mapped_column(Integer)
@@ -192,16 +195,23 @@ class MeterValue(db.Model):
 
 
 class DataTransferMessage(db.Model):
-    """A DataTransfer a charge point sent, with the status we answered."""
+    """A DataTransfer, either way: one a charge point sent, with the status we answered, or one the
+    central system sent, with the charge point's answer."""
     __tablename__ = "data_transfer_messages"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     charge_point_id: Mapped[str] = mapped_column(
         String(48), ForeignKey("charge_points.id", ondelete="CASCADE"), index=True)
+    # Who sent the DataTransfer.req: ChargePoint or CentralSystem.
+    initiated_by: Mapped[str] = mapped_column(String(16), server_default="ChargePoint")
     vendor_id: Mapped[str] = mapped_column(String(255))
     message_id: Mapped[str | None] = mapped_column(String(50))
     data: Mapped[str | None] = mapped_column(Text)
+    # The answer's status (Failed: the charge point did not answer, or answered with a CALLERROR).
     status: Mapped[str] = mapped_column(String(16))
+    # The data of the answer (DataTransfer.conf), where it had any.
+    response_data: Mapped[str | None] = mapped_column(Text)
+    # When the request was received, or sent.
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -273,7 +283,8 @@ class ChargingProfile(Timestamped, db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     charge_point_id: Mapped[str] = mapped_column(
         String(48), ForeignKey("charge_points.id", ondelete="CASCADE"))
-    connector_id: Mapped[int] = mapped_column(Integer)
+    # None: a RemoteStartTransaction without connectorId (the charge point picks the connector).
+    connector_id: Mapped[int | None] = mapped_column(Integer)
     stack_level: Mapped[int] = mapped_column(Integer)
     purpose: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(16))
@@ -295,7 +306,9 @@ class FileTransferRequest(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     charge_point_id: Mapped[str] = mapped_column(
         String(48), ForeignKey("charge_points.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(16))  # firmware or diagnostics
+    # firmware (UpdateFirmware, SignedUpdateFirmware), diagnostics (GetDiagnostics) or log (GetLog); the id
+    # of a SignedUpdateFirmware or GetLog is its requestId.
+    kind: Mapped[str] = mapped_column(String(16))
     location: Mapped[str] = mapped_column(Text)
     retrieve_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
     start_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -321,8 +334,8 @@ class SecurityEvent(db.Model):
 
 
 class CertificateSigningRequest(db.Model):
-    """A SignCertificate from a charge point: a CSR awaiting an operator's CA (sent back with
-    CertificateSigned)."""
+    """A SignCertificate from a charge point: a CSR signed by the built-in CA where one is configured,
+    else awaiting an operator's CA (sent back with CertificateSigned)."""
     __tablename__ = "certificate_signing_requests"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -330,6 +343,31 @@ class CertificateSigningRequest(db.Model):
         String(48), ForeignKey("charge_points.id", ondelete="CASCADE"), index=True)
     csr: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Stored (for an external CA), Refused (the CSR failed its checks), Issued (signed by the built-in
+    # CA), then the charge point's answer to CertificateSigned (Accepted, Rejected) or Failed (none).
+    status: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(255))  # why it was refused or failed
+    certificate: Mapped[str | None] = mapped_column(Text)    # the certificate issued (PEM)
+
+
+class InstalledCertificate(Timestamped, db.Model):
+    """A certificate installed on a charge point (InstallCertificate accepted, or reported by
+    GetInstalledCertificateIds), known by its certificateHashData."""
+    __tablename__ = "installed_certificates"
+    __table_args__ = (UniqueConstraint("charge_point_id", "hash_algorithm", "issuer_name_hash", "issuer_key_hash",
+                                       "serial_number", name="uq_installed_certificate"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(
+        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"))
+    # CentralSystemRootCertificate or ManufacturerRootCertificate.
+    certificate_type: Mapped[str] = mapped_column(String(32))
+    hash_algorithm: Mapped[str] = mapped_column(String(8))
+    issuer_name_hash: Mapped[str] = mapped_column(String(128))
+    issuer_key_hash: Mapped[str] = mapped_column(String(128))
+    serial_number: Mapped[str] = mapped_column(String(40))
+    # The PEM, where the central system installed it; None where only its hash data was reported.
+    certificate: Mapped[str | None] = mapped_column(Text)
 
 
 class ApiKey(db.Model):
@@ -365,5 +403,6 @@ class SystemLog(db.Model):
 
 __all__ = ["ChargePoint", "Connector", "ConnectorStatusChange", "IdTag", "Transaction", "MeterValue",
            "DataTransferMessage", "FileTransferStatusChange", "ConfigurationKey", "LocalListEntry", "Reservation",
-           "ChargingProfile", "FileTransferRequest", "SecurityEvent", "CertificateSigningRequest", "ApiKey",
+           "ChargingProfile", "FileTransferRequest", "SecurityEvent", "CertificateSigningRequest", "InstalledCertificate",
+           "ApiKey",
            "SystemLog", "UTCDateTime"]

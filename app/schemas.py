@@ -7,9 +7,9 @@ Energy is in kWh where the API speaks of energy (energyDelivered, finalEnergy), 
 from datetime import timedelta
 
 from marshmallow import Schema, ValidationError, fields, post_dump, validate, validates_schema
-from ocpp.v16.enums import (AuthorizationStatus, AvailabilityType, ChargingProfileKindType, ChargingProfilePurposeType,
-                            ChargingRateUnitType, MessageTrigger, RecurrencyKind, RegistrationStatus, ResetType,
-                            UpdateType)
+from ocpp.v16.enums import (AuthorizationStatus, AvailabilityType, CertificateUse, ChargingProfileKindType,
+                            ChargingProfilePurposeType, ChargingRateUnitType, Log, MessageTrigger, RecurrencyKind,
+                            RegistrationStatus, ResetType, UpdateType)
 
 from app.ocpp.schemas import CENTRAL_SYSTEM_ACTIONS
 from app.services.system_log import LEVELS
@@ -196,8 +196,47 @@ class SecurityEventSchema(CamelCaseSchema):
 
 class CertificateSigningRequestSchema(CamelCaseSchema):
     id = fields.Integer()
-    csr = fields.String(metadata={"description": "PEM-encoded PKCS#10, for the operator's CA to sign"})
+    csr = fields.String(metadata={"description": "PEM-encoded PKCS#10"})
     received_at = Timestamp()
+    status = fields.String(allow_none=True, metadata={
+        "description": "Stored (awaits an external CA), Refused (failed the built-in CA's checks), Issued "
+                       "(signed by the built-in CA), then the answer to CertificateSigned: Accepted, Rejected, "
+                       "or Failed (none)"})
+    reason = fields.String(allow_none=True, metadata={"description": "Why it was refused or failed"})
+    certificate = fields.String(allow_none=True, metadata={"description": "The certificate chain sent (PEM)"})
+
+
+class CertificateHashDataSchema(Schema):
+    """OCPP's CertificateHashDataType, as on the wire."""
+    hashAlgorithm = fields.String(required=True, validate=validate.OneOf(["SHA256", "SHA384", "SHA512"]))
+    issuerNameHash = fields.String(required=True, validate=validate.Length(1, 128))
+    issuerKeyHash = fields.String(required=True, validate=validate.Length(1, 128))
+    serialNumber = fields.String(required=True, validate=validate.Length(1, 40))
+
+
+class InstalledCertificateSchema(CamelCaseSchema):
+    id = fields.Integer(metadata={"description": "certificateId, to delete it by"})
+    certificate_type = fields.String(metadata={"description": "CentralSystemRootCertificate or "
+                                                              "ManufacturerRootCertificate"})
+    certificate_hash_data = fields.Function(lambda entry: {
+        "hashAlgorithm": entry.hash_algorithm, "issuerNameHash": entry.issuer_name_hash,
+        "issuerKeyHash": entry.issuer_key_hash, "serialNumber": entry.serial_number})
+    certificate = fields.String(allow_none=True, metadata={
+        "description": "The PEM, where the central system installed it (null: only reported by the charge point)"})
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+class DataTransferSchema(CamelCaseSchema):
+    id = fields.Integer()
+    initiated_by = fields.String(metadata={"description": "ChargePoint (it sent the DataTransfer) or CentralSystem"})
+    vendor_id = fields.String()
+    message_id = fields.String(allow_none=True)
+    data = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "The answer: Accepted, Rejected, UnknownMessageId, "
+                                                    "UnknownVendorId; Failed when the charge point gave none"})
+    response_data = fields.String(allow_none=True, metadata={"description": "The data of the answer"})
+    timestamp = Timestamp(attribute="received_at", metadata={"description": "When it was received or sent"})
 
 
 class IdTagSchema(CamelCaseSchema):
@@ -246,7 +285,8 @@ class ReservationResultSchema(CommandResultSchema):
 class StoredChargingProfileSchema(CamelCaseSchema):
     charging_profile_id = fields.Integer(attribute="id")
     charge_point_id = fields.String()
-    connector_id = fields.Integer()
+    connector_id = fields.Integer(allow_none=True, metadata={
+        "description": "null: sent with a RemoteStartTransaction without connectorId"})
     stack_level = fields.Integer()
     charging_profile_purpose = fields.String(attribute="purpose")
     charging_profile_kind = fields.String(attribute="kind")
@@ -265,6 +305,26 @@ class ChargingProfileResultSchema(CommandResultSchema):
     charging_profile = fields.Nested(StoredChargingProfileSchema, attribute="subject")
 
 
+class InstallCertificateResultSchema(CommandResultSchema):
+    installed_certificate = fields.Nested(InstalledCertificateSchema, attribute="subject", allow_none=True,
+                                          metadata={"description": "The inventory entry, where Accepted"})
+
+
+class InstalledCertificatesResultSchema(CommandResultSchema):
+    installed_certificates = fields.List(fields.Nested(InstalledCertificateSchema), attribute="subject", metadata={
+        "description": "The inventory of that certificateType, as the charge point reported it"})
+
+
+class DeleteCertificateResultSchema(CommandResultSchema):
+    certificate_hash_data = fields.Nested(CertificateHashDataSchema, attribute="subject",
+                                          metadata={"description": "What was sent"})
+
+
+class NumberedRequestResultSchema(CommandResultSchema):
+    request_id = fields.Integer(attribute="subject", metadata={
+        "description": "The requestId given by the server (see /api/charge-points/:id/file-transfers)"})
+
+
 class ConfigurationKeySchema(CamelCaseSchema):
     key = fields.String()
     value = fields.String(allow_none=True, metadata={"description": "*** for AuthorizationKey"})
@@ -280,7 +340,10 @@ class FileTransferStatusChangeSchema(CamelCaseSchema):
 
 
 class FileTransferRequestSchema(CamelCaseSchema):
-    kind = fields.String(metadata={"description": "firmware (UpdateFirmware) or diagnostics (GetDiagnostics)"})
+    request_id = fields.Integer(attribute="id", metadata={"description": "The requestId of GetLog and "
+                                                                         "SignedUpdateFirmware"})
+    kind = fields.String(metadata={"description": "firmware (UpdateFirmware, SignedUpdateFirmware), diagnostics "
+                                                  "(GetDiagnostics) or log (GetLog)"})
     location = fields.String()
     retrieve_date = Timestamp()
     start_time = Timestamp()
@@ -603,10 +666,73 @@ class GetCompositeScheduleBody(ChargePointCommandBody):
     charging_rate_unit = fields.String(validate=one_of(ChargingRateUnitType))
 
 
+class ChangePasswordBody(ChargePointCommandBody):
+    password = fields.String(required=True, load_only=True, validate=[validate.Length(16, 40), printable_ascii],
+                             metadata={"description": "The new AuthorizationKey, 16 to 40 characters; stored hashed "
+                                                      "once the charge point accepts it"})
+
+
 class DataTransferBody(ChargePointCommandBody):
     vendor_id = fields.String(required=True, validate=validate.Length(1, 255))
     message_id = fields.String(validate=validate.Length(1, 50))
     data = fields.String(validate=validate.Length(max=65536))
+
+
+Pem = fields.String(required=True, validate=validate.Length(1, 5500), metadata={"description": "PEM"})
+EXTENDED_TRIGGER_MESSAGES = ["BootNotification", "LogStatusNotification", "FirmwareStatusNotification", "Heartbeat",
+                             "MeterValues", "SignChargePointCertificate", "StatusNotification"]
+
+
+class InstallCertificateBody(ChargePointCommandBody):
+    certificate_type = fields.String(required=True, validate=one_of(CertificateUse))
+    certificate = fields.String(required=True, validate=validate.Length(1, 11000), metadata={
+        "description": "PEM; a certificate that is not self-signed is followed by its issuer's (for its hash data)"})
+
+
+class GetInstalledCertificateIdsBody(ChargePointCommandBody):
+    certificate_type = fields.String(required=True, validate=one_of(CertificateUse))
+
+
+class DeleteCertificateBody(ChargePointCommandBody):
+    certificate_id = strict_integer(metadata={"description": "An entry of /api/charge-points/:id/certificates"})
+    certificate = fields.String(validate=validate.Length(1, 11000), metadata={
+        "description": "PEM (followed by its issuer's unless self-signed): its hash data is computed"})
+    certificate_hash_data = fields.Nested(CertificateHashDataSchema)
+
+    @validates_schema
+    def one_way(self, data, **_):
+        given = [name for name in ("certificate_id", "certificate", "certificate_hash_data") if name in data]
+        if len(given) != 1:
+            raise ValidationError("Give one of certificateId, certificate and certificateHashData.", "certificateId")
+
+
+class GetLogBody(ChargePointCommandBody):
+    log_type = fields.String(required=True, validate=one_of(Log))
+    remote_location = fields.String(required=True, validate=validate.Length(1, 512), metadata={"description": "A URL"})
+    oldest_timestamp = Timestamp(allow_none=False)
+    latest_timestamp = Timestamp(allow_none=False)
+    retries = strict_integer(0)
+    retry_interval = strict_integer(0)
+
+
+class SignedUpdateFirmwareBody(ChargePointCommandBody):
+    location = fields.String(required=True, validate=validate.Length(1, 512), metadata={"description": "A URL"})
+    retrieve_date_time = Timestamp(allow_none=False, metadata={"description": "When to download; default now"})
+    install_date_time = Timestamp(allow_none=False)
+    signing_certificate = Pem
+    signature = fields.String(required=True, validate=validate.Length(1, 800), metadata={"description": "Base64"})
+    retries = strict_integer(0)
+    retry_interval = strict_integer(0)
+
+
+class ExtendedTriggerMessageBody(ChargePointCommandBody):
+    requested_message = fields.String(required=True, validate=validate.OneOf(EXTENDED_TRIGGER_MESSAGES))
+    connector_id = strict_integer(1)
+
+
+class CertificateSignedBody(ChargePointCommandBody):
+    certificate_chain = fields.String(required=True, validate=validate.Length(1, 10000), metadata={"description": "PEM"})
+    csr_id = strict_integer(metadata={"description": "The stored CSR it answers (takes the charge point's answer)"})
 
 
 class ReservationQuery(PageQuery):

@@ -36,6 +36,14 @@ DEFAULT_REPLIES = {
     Action.trigger_message: {"status": "Accepted"},
     Action.unlock_connector: {"status": "Unlocked"},
     Action.update_firmware: {},
+    # the Security Whitepaper's
+    Action.certificate_signed: {"status": "Accepted"},
+    Action.delete_certificate: {"status": "Accepted"},
+    Action.extended_trigger_message: {"status": "Accepted"},
+    Action.get_installed_certificate_ids: {"status": "NotFound"},
+    Action.get_log: {"status": "Accepted", "filename": "security-log.tar.gz"},
+    Action.install_certificate: {"status": "Accepted"},
+    Action.signed_update_firmware: {"status": "Accepted"},
 }
 
 

@@ -2,9 +2,11 @@
 from app.errors import Blueprint, ErrorSchema
 from app.schemas import (CertificateSigningRequestSchema, ChargePointDetailSchema, ChargePointQuery,
                          ChargePointRegistrationBody, ChargePointSchema, ChargePointSettingsBody,
-                         ConfigurationKeySchema, ConnectorQuery, ConnectorSchema, DeleteChargePointQuery,
+                         ConfigurationKeySchema, ConnectorQuery, ConnectorSchema, DataTransferSchema, DeleteChargePointQuery,
+                         InstalledCertificateSchema,
                          FileTransfersSchema, MessageSchema, PageQuery, PasswordBody, SecurityEventSchema)
-from app.services import charge_points, configuration, connectors, file_transfers, security_events
+from app.services import (certificates, charge_points, configuration, connectors, data_transfers, file_transfers,
+                          security_events)
 
 bp = Blueprint("charge_points", __name__, url_prefix="/api", description="Charge points and connectors")
 
@@ -115,6 +117,23 @@ def list_security_events(query, charge_point_id):
 @bp.response(200, CertificateSigningRequestSchema(many=True))
 @bp.alt_response(404, schema=ErrorSchema, description="Unknown charge point")
 def list_certificate_signing_requests(query, charge_point_id):
-    """The CSRs it sent with SignCertificate, newest first; sign them with your CA and return the certificate
-    with the generic command CertificateSigned"""
+    """The CSRs it sent with SignCertificate, newest first, with what became of them (signed by the built-in CA
+    where one is configured; else sign them with your CA and send the chain with /api/commands/certificate-signed)"""
     return security_events.signing_requests(charge_point_id, query["limit"], query["offset"])
+
+
+@bp.get("/charge-points/<charge_point_id>/data-transfers")
+@bp.arguments(PageQuery, location="query")
+@bp.response(200, DataTransferSchema(many=True))
+@bp.alt_response(404, schema=ErrorSchema, description="Unknown charge point")
+def list_data_transfers(query, charge_point_id):
+    """Its DataTransfers both ways (initiatedBy ChargePoint or CentralSystem) with their answers, newest first"""
+    return data_transfers.listing(charge_point_id, query["limit"], query["offset"])
+
+
+@bp.get("/charge-points/<charge_point_id>/certificates")
+@bp.response(200, InstalledCertificateSchema(many=True))
+@bp.alt_response(404, schema=ErrorSchema, description="Unknown charge point")
+def list_installed_certificates(charge_point_id):
+    """Its installed certificates as far as known (InstallCertificate accepted, GetInstalledCertificateIds reported)"""
+    return certificates.inventory(charge_point_id)

@@ -1,12 +1,17 @@
 """Commands: each a real OCPP CALL to the connected charge point; the answer carries its reply."""
 from app.errors import Blueprint, ErrorSchema
-from app.schemas import (CancelReservationBody, ChangeAvailabilityBody, ChangeConfigurationBody, ChargePointCommandBody,
+from app.schemas import (CancelReservationBody, CertificateSignedBody, ChangeAvailabilityBody, ChangeConfigurationBody,
+                         ChangePasswordBody, ChargePointCommandBody, DeleteCertificateBody, DeleteCertificateResultSchema,
+                         ExtendedTriggerMessageBody, GetInstalledCertificateIdsBody, GetLogBody,
+                         InstallCertificateBody, InstallCertificateResultSchema, InstalledCertificatesResultSchema,
+                         NumberedRequestResultSchema, SignedUpdateFirmwareBody,
                          ChargingProfileResultSchema, ClearChargingProfileBody, CommandResultSchema, DataTransferBody,
                          GenericCommandBody, GetCompositeScheduleBody, GetConfigurationBody, GetConfigurationQuery,
                          GetDiagnosticsBody, RemoteStartBody, RemoteStopBody, ReservationResultSchema, ReserveNowBody,
                          ResetBody, SendLocalListBody, SetChargingProfileBody, TriggerMessageBody, UnlockConnectorBody,
                          UpdateFirmwareBody, ocpp_profile)
-from app.services import commands, file_transfers, local_lists, reservations, smart_charging
+from app.services import (certificates, commands, data_transfers, file_transfers, local_lists, reservations, security,
+                          smart_charging)
 from app.timeutil import utcnow
 
 bp = Blueprint("commands", __name__, url_prefix="/api/commands", description=(
@@ -73,6 +78,13 @@ def change_configuration(body):
     return commands.change_configuration(body["charge_point_id"], body["key"], body["value"])
 
 
+@command("/change-password", ChangePasswordBody)
+def change_password(body):
+    """Change the charge point's password in one step: ChangeConfiguration(AuthorizationKey); stored once it
+    accepts (the old one is accepted until it connects with the new one); unchanged otherwise"""
+    return security.change_authorization_key(body["charge_point_id"], body["password"])
+
+
 @command("/clear-cache", ChargePointCommandBody)
 def clear_cache(body):
     """ClearCache"""
@@ -100,8 +112,8 @@ def generic(body):
 
 @command("/data-transfer", DataTransferBody)
 def data_transfer(body):
-    """DataTransfer to the charge point"""
-    return commands.data_transfer(body["charge_point_id"], body["vendor_id"], body.get("message_id"), body.get("data"))
+    """DataTransfer to the charge point; stored with its answer (see /api/charge-points/:id/data-transfers)"""
+    return data_transfers.send(body["charge_point_id"], body["vendor_id"], body.get("message_id"), body.get("data"))
 
 
 @command("/update-firmware", UpdateFirmwareBody)
@@ -163,3 +175,56 @@ def get_composite_schedule(body):
     """GetCompositeSchedule: the schedule the charge point will apply, as it answers it"""
     return smart_charging.composite_schedule(body["charge_point_id"], body["connector_id"], body["duration"],
                                              body.get("charging_rate_unit"))
+
+
+# --- the Security Whitepaper's commands ---
+
+@command("/install-certificate", InstallCertificateBody, result_schema=InstallCertificateResultSchema)
+def install_certificate(body):
+    """InstallCertificate; where Accepted, it joins the charge point's certificate inventory"""
+    return certificates.install(body["charge_point_id"], body["certificate_type"], body["certificate"])
+
+
+@command("/get-installed-certificate-ids", GetInstalledCertificateIdsBody,
+         result_schema=InstalledCertificatesResultSchema)
+def get_installed_certificate_ids(body):
+    """GetInstalledCertificateIds; the inventory of that certificateType becomes what the charge point reports"""
+    return certificates.refresh(body["charge_point_id"], body["certificate_type"])
+
+
+@command("/delete-certificate", DeleteCertificateBody, result_schema=DeleteCertificateResultSchema)
+def delete_certificate(body):
+    """DeleteCertificate by certificateId (the inventory), a PEM (hash data computed, SHA-256) or certificateHashData"""
+    return certificates.delete_certificate(body["charge_point_id"], body.get("certificate_id"), body.get("certificate"),
+                                           body.get("certificate_hash_data"))
+
+
+@command("/certificate-signed", CertificateSignedBody)
+def certificate_signed(body):
+    """CertificateSigned: a certificate chain signed by an external CA; with csrId, the stored CSR takes the answer"""
+    return certificates.certificate_signed(body["charge_point_id"], body["certificate_chain"], body.get("csr_id"))
+
+
+@command("/get-log", GetLogBody, result_schema=NumberedRequestResultSchema)
+def get_log(body):
+    """GetLog (DiagnosticsLog or SecurityLog); the requestId is given by the server, the answer names the file"""
+    return file_transfers.get_log(body["charge_point_id"], body["log_type"], body["remote_location"],
+                                  body.get("oldest_timestamp"), body.get("latest_timestamp"), body.get("retries"),
+                                  body.get("retry_interval"))
+
+
+@command("/signed-update-firmware", SignedUpdateFirmwareBody, result_schema=NumberedRequestResultSchema)
+def signed_update_firmware(body):
+    """SignedUpdateFirmware; the requestId is given by the server, progress comes with
+    SignedFirmwareStatusNotification"""
+    return file_transfers.signed_update_firmware(
+        body["charge_point_id"], body["location"], body.get("retrieve_date_time") or utcnow(),
+        body["signing_certificate"], body["signature"], body.get("install_date_time"), body.get("retries"),
+        body.get("retry_interval"))
+
+
+@command("/extended-trigger-message", ExtendedTriggerMessageBody)
+def extended_trigger_message(body):
+    """ExtendedTriggerMessage, e.g. SignChargePointCertificate or LogStatusNotification"""
+    return commands.extended_trigger_message(body["charge_point_id"], body["requested_message"],
+                                             body.get("connector_id"))

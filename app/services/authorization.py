@@ -43,6 +43,14 @@ def verdict(id_tag: str, *, check_concurrent: bool = True,
     return IdTagVerdict(status, tag.expiry_date, tag.parent_id_tag)
 
 
+def for_authorize(id_tag: str) -> IdTagVerdict:
+    """The idTagInfo of Authorize: the tag's own status (Accepted, Blocked, Expired, Invalid) with its
+    parentIdTag, never ConcurrentTx. OCPP 1.6 (7.2) says ConcurrentTx is "only relevant for a
+    StartTransaction.req"; and a charge point asks Authorize when a card of the same group
+    (parentIdTag) is presented to stop a running session, which ConcurrentTx would refuse."""
+    return verdict(id_tag, check_concurrent=False)
+
+
 def _tags_sharing_transactions(tag: IdTag) -> list[str]:
     """The tag, and with OCPP_CONCURRENT_TX_PER_GROUP the other tags of its parentIdTag group."""
     if not (current_app.config["OCPP_CONCURRENT_TX_PER_GROUP"] and tag.parent_id_tag):

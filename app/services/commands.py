@@ -16,8 +16,9 @@ from app.services import charge_points, charging, configuration, system_log
 from app.services.connections import connections
 from app.services.errors import Invalid, NotFound
 
-# The statuses with which a charge point says it will do what was asked.
-ACCEPTING_STATUSES = frozenset({"Accepted", "Unlocked", "Scheduled", "RebootRequired"})
+# The statuses with which a charge point says it will do what was asked. AcceptedCanceled (GetLog,
+# SignedUpdateFirmware): accepted, and an ongoing request of the same kind canceled for it.
+ACCEPTING_STATUSES = frozenset({"Accepted", "Unlocked", "Scheduled", "RebootRequired", "AcceptedCanceled"})
 
 
 # What the central system keeps of a charge point's answer, whichever endpoint sent the command.
@@ -122,6 +123,14 @@ def trigger_message(charge_point_id: str, requested_message: str,
     return send(charge_point_id, Action.trigger_message, payload)
 
 
+def extended_trigger_message(charge_point_id: str, requested_message: str,
+                             connector_id: int | None = None) -> CommandOutcome:
+    payload = {"requestedMessage": requested_message}
+    if connector_id is not None:
+        payload["connectorId"] = connector_id
+    return send(charge_point_id, Action.extended_trigger_message, payload)
+
+
 def change_availability(charge_point_id: str, connector_id: int, availability_type: str) -> CommandOutcome:
     return send(charge_point_id, Action.change_availability, {"connectorId": connector_id, "type": availability_type})
 
@@ -131,13 +140,3 @@ def generic(charge_point_id: str, action: str, payload: dict) -> CommandOutcome:
     outcome = send(charge_point_id, action, payload)
     outcome.result = outcome.reply
     return outcome
-
-
-def data_transfer(charge_point_id: str, vendor_id: str, message_id: str | None = None,
-                  data: str | None = None) -> CommandOutcome:
-    payload = {"vendorId": vendor_id}
-    if message_id is not None:
-        payload["messageId"] = message_id
-    if data is not None:
-        payload["data"] = data
-    return send(charge_point_id, Action.data_transfer, payload)

@@ -2,12 +2,14 @@
 from datetime import datetime
 
 from ocpp.v16.enums import Action
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from app.extensions import db
 from app.models import FileTransferRequest, FileTransferStatusChange
+from app.ocpp.failures import NotConnected
 from app.services import charge_points, commands, system_log
 from app.services.commands import CommandOutcome
+from app.services.errors import Invalid
 from app.timeutil import isoformat
 
 FIRMWARE, DIAGNOSTICS, LOG = "firmware", "diagnostics", "log"
@@ -45,6 +47,63 @@ def get_diagnostics(charge_point_id: str, location: str, start_time: datetime | 
     outcome = commands.send(charge_point_id, Action.get_diagnostics, payload)
     _keep(charge_point_id, DIAGNOSTICS, location, retries, retry_interval, start_time=start_time, stop_time=stop_time,
           file_name=outcome.reply.get("fileName"))
+    return outcome
+
+
+def get_log(charge_point_id: str, log_type: str, remote_location: str, oldest: datetime | None = None,
+            latest: datetime | None = None, retries: int | None = None,
+            retry_interval: int | None = None) -> CommandOutcome:
+    """GetLog (Security Whitepaper): the request is stored first, its id is the requestId, with which the
+    charge point's LogStatusNotifications come back; the answer names the file it will upload."""
+    log = {"remoteLocation": remote_location}
+    if oldest is not None:
+        log["oldestTimestamp"] = isoformat(oldest)
+    if latest is not None:
+        log["latestTimestamp"] = isoformat(latest)
+    request = _numbered(charge_point_id, LOG, remote_location, retries, retry_interval, start_time=oldest,
+                        stop_time=latest)
+    outcome = _send_numbered(request, Action.get_log, {"logType": log_type, "requestId": request.id, "log": log,
+                                                       **_retrying(retries, retry_interval)})
+    if outcome.reply.get("filename"):
+        db.session.execute(update(FileTransferRequest).where(FileTransferRequest.id == outcome.subject)
+                           .values(file_name=outcome.reply["filename"]))
+        db.session.commit()
+    return outcome
+
+
+def signed_update_firmware(charge_point_id: str, location: str, retrieve_date: datetime, signing_certificate: str,
+                           signature: str, install_date: datetime | None = None, retries: int | None = None,
+                           retry_interval: int | None = None) -> CommandOutcome:
+    """SignedUpdateFirmware (Security Whitepaper), numbered like GetLog; its progress comes with
+    SignedFirmwareStatusNotification under that requestId."""
+    firmware = {"location": location, "retrieveDateTime": isoformat(retrieve_date),
+                "signingCertificate": signing_certificate, "signature": signature}
+    if install_date is not None:
+        firmware["installDateTime"] = isoformat(install_date)
+    request = _numbered(charge_point_id, FIRMWARE, location, retries, retry_interval, retrieve_date=retrieve_date)
+    return _send_numbered(request, Action.signed_update_firmware, {"requestId": request.id, "firmware": firmware,
+                                                                   **_retrying(retries, retry_interval)})
+
+
+def _numbered(charge_point_id: str, kind: str, location: str, retries, retry_interval, **details) -> FileTransferRequest:
+    charge_points.require(charge_point_id)
+    request = FileTransferRequest(charge_point_id=charge_point_id, kind=kind, location=location, retries=retries,
+                                  retry_interval=retry_interval, **details)
+    db.session.add(request)
+    db.session.commit()
+    return request
+
+
+def _send_numbered(request: FileTransferRequest, action: str, payload: dict) -> CommandOutcome:
+    """Send a request numbered by its stored row; one that could not be sent is not kept."""
+    request_id, charge_point_id = request.id, request.charge_point_id
+    try:
+        outcome = commands.send(charge_point_id, action, payload)
+    except (NotConnected, Invalid):
+        db.session.execute(delete(FileTransferRequest).where(FileTransferRequest.id == request_id))
+        db.session.commit()
+        raise
+    outcome.subject = request_id
     return outcome
 
 

@@ -15,13 +15,6 @@ def record(charge_point_id: str, event_type: str, timestamp: datetime, tech_info
                        charge_point_id=charge_point_id)  # commits both
 
 
-def record_signing_request(charge_point_id: str, csr: str) -> None:
-    """Kept for the operator: a CA signs it outside, and CertificateSigned (a generic command) returns it."""
-    db.session.add(CertificateSigningRequest(charge_point_id=charge_point_id, csr=csr))
-    system_log.info("certificate_signing_request", "SignCertificate: a CSR awaits signing",
-                    charge_point_id=charge_point_id)
-
-
 def events(charge_point_id: str, limit: int, offset: int) -> list[SecurityEvent]:
     """The charge point's security events, newest first; raises NotFound for an unknown charge point."""
     charge_points.require(charge_point_id)

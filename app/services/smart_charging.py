@@ -15,17 +15,18 @@ from app.timeutil import parse_timestamp, utcnow
 REQUESTED, CLEARED, REPLACED, FAILED = "Requested", "Cleared", "Replaced", "Failed"
 
 
-def check(connector_id: int, profile: dict, remote_start: bool = False) -> None:
-    """The rules of OCPP 1.6 (3.13, 5.11, 7.8) that the JSON schema cannot express; raises Invalid.
+def check(connector_id: int | None, profile: dict, remote_start: bool = False) -> None:
+    """The rules of OCPP 1.6 (3.13, 5.11, 5.16, 7.8) that the JSON schema cannot express; raises Invalid.
 
-    With RemoteStartTransaction the profile is a TxProfile for the transaction to come (no transactionId)."""
+    With RemoteStartTransaction the profile is a TxProfile for the transaction to come (no transactionId),
+    and connector_id may be None: the charge point picks the connector and applies the profile to the
+    transaction it starts. A TxProfile sent with SetChargingProfile may leave out transactionId (the charge
+    point applies it to the transaction running on the connector, or rejects it)."""
     purpose, kind = profile["chargingProfilePurpose"], profile["chargingProfileKind"]
     schedule = profile["chargingSchedule"]
     problems = {}
     if remote_start and purpose != ChargingProfilePurposeType.tx_profile:
         problems["chargingProfilePurpose"] = "RemoteStartTransaction takes a TxProfile"
-    if purpose == ChargingProfilePurposeType.tx_profile and "transactionId" not in profile and not remote_start:
-        problems["transactionId"] = "a TxProfile applies to a transaction: give its transactionId"
     if remote_start and "transactionId" in profile:
         problems["transactionId"] = "the transaction of a RemoteStartTransaction does not exist yet"
     if purpose != ChargingProfilePurposeType.tx_profile and "transactionId" in profile:
@@ -33,7 +34,7 @@ def check(connector_id: int, profile: dict, remote_start: bool = False) -> None:
     if purpose == ChargingProfilePurposeType.charge_point_max_profile and connector_id != 0:
         problems["connectorId"] = "a ChargePointMaxProfile is set on connector 0"
     if purpose == ChargingProfilePurposeType.tx_profile and connector_id == 0:
-        problems["connectorId"] = "a TxProfile is set on the connector of its transaction"
+        problems["connectorId"] = "a TxProfile is set on the connector of its transaction, not on connector 0"
     if kind == ChargingProfileKindType.recurring and not ("recurrencyKind" in profile and "startSchedule" in schedule):
         problems["recurrencyKind"] = "a Recurring profile has a recurrencyKind and a startSchedule"
     if kind != ChargingProfileKindType.recurring and "recurrencyKind" in profile:
@@ -91,7 +92,7 @@ def set_profile(charge_point_id: str, connector_id: int, profile: dict) -> Comma
     return outcome
 
 
-def _store(charge_point_id: str, connector_id: int, profile: dict) -> ChargingProfile:
+def _store(charge_point_id: str, connector_id: int | None, profile: dict) -> ChargingProfile:
     stored = ChargingProfile(
         charge_point_id=charge_point_id, connector_id=connector_id, stack_level=profile["stackLevel"],
         purpose=profile["chargingProfilePurpose"], kind=profile["chargingProfileKind"],
@@ -159,10 +160,11 @@ def listing(charge_point_id: str | None = None, status: str | None = None, limit
 
 
 def remote_start(charge_point_id: str, id_tag: str, connector_id: int | None, profile: dict) -> CommandOutcome:
-    """RemoteStartTransaction with a TxProfile: stored (its id is the chargingProfileId), then sent."""
+    """RemoteStartTransaction with a TxProfile: stored (its id is the chargingProfileId), then sent.
+    Without connector_id the charge point picks the connector; the stored profile has none."""
     charge_points.require(charge_point_id)
-    check(connector_id or 0, profile, remote_start=True)
-    stored = _store(charge_point_id, connector_id or 0, profile)
+    check(connector_id, profile, remote_start=True)
+    stored = _store(charge_point_id, connector_id, profile)
     try:
         outcome = commands.remote_start(charge_point_id, id_tag, connector_id, _ocpp_profile(stored.id, profile))
     except CommandFailed:

@@ -38,15 +38,25 @@ TYPED_COMMANDS = {
 }
 
 
+SECURITY_COMMANDS = {
+    "CertificateSigned": "certificate-signed", "DeleteCertificate": "delete-certificate",
+    "ExtendedTriggerMessage": "extended-trigger-message", "GetInstalledCertificateIds": "get-installed-certificate-ids",
+    "GetLog": "get-log", "InstallCertificate": "install-certificate", "SignedUpdateFirmware": "signed-update-firmware",
+}
+
+
 async def test_every_central_system_action_of_ocpp_16_has_a_typed_endpoint(api):
     from app.ocpp.schemas import CENTRAL_SYSTEM_ACTIONS
     core = {action for action in CENTRAL_SYSTEM_ACTIONS if action in TYPED_COMMANDS}
     assert len(core) == 19 and set(TYPED_COMMANDS) == core
+    assert set(CENTRAL_SYSTEM_ACTIONS) == set(TYPED_COMMANDS) | set(SECURITY_COMMANDS)  # the Security Whitepaper's too
     paths = (await api.get("/api/openapi.json")).json()["paths"]
-    for path in TYPED_COMMANDS.values():
+    for path in [*TYPED_COMMANDS.values(), *SECURITY_COMMANDS.values(), "change-password"]:
         assert "post" in paths[f"/api/commands/{path}"], path
     for path in ("/api/reservations", "/api/charging-profiles", "/api/local-list/sync",
                  "/api/charge-points/{charge_point_id}/configuration", "/api/charge-points/{charge_point_id}/file-transfers",
                  "/api/charge-points/{charge_point_id}/security-events",
-                 "/api/charge-points/{charge_point_id}/certificate-signing-requests"):
+                 "/api/charge-points/{charge_point_id}/certificate-signing-requests",
+                 "/api/charge-points/{charge_point_id}/certificates",
+                 "/api/charge-points/{charge_point_id}/data-transfers"):
         assert path in paths, path

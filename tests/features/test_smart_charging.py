@@ -1,5 +1,5 @@
 """Smart Charging: profiles checked, stored, numbered and sent; cleared; the composite schedule returned;
-and idTag groups (parentIdTag) for ConcurrentTx where configured."""
+and idTag groups (parentIdTag) for ConcurrentTx (at StartTransaction) where configured."""
 import httpx
 import pytest
 from ocpp.v16 import call
@@ -45,10 +45,25 @@ async def test_set_store_replace_and_clear(server, api):
                         rejected["chargingProfile"]["chargingProfileId"]: "Rejected"}
 
 
-async def test_tx_profile_needs_its_running_transaction(server, api):
+async def test_tx_profile_without_transaction_id_is_sent_and_answered(server, api):
+    """OCPP 1.6 makes transactionId optional: the charge point applies the TxProfile to the transaction
+    running on the connector, or rejects it; the API reports its answer."""
     async with connected(server) as charge_point:
-        missing = await set_profile(api, charge_point.id, purpose="TxProfile")
-        assert missing.status_code == 400 and "transactionId" in missing.json()["details"]
+        charge_point.replies["SetChargingProfile"] = {"status": "Rejected"}
+        rejected = await set_profile(api, charge_point.id, purpose="TxProfile")
+        sent = await charge_point.wait_for_call("SetChargingProfile")
+        assert rejected.status_code == 200, rejected.text
+        assert rejected.json()["success"] is False and rejected.json()["chargingProfile"]["status"] == "Rejected"
+        assert sent["connector_id"] == 1 and "transaction_id" not in sent["cs_charging_profiles"]
+        charge_point.replies["SetChargingProfile"] = {"status": "Accepted"}
+        accepted = (await set_profile(api, charge_point.id, purpose="TxProfile", stack_level=2)).json()
+        assert accepted["success"] is True and accepted["chargingProfile"]["transactionId"] is None
+        on_connector_0 = await set_profile(api, charge_point.id, connector_id=0, purpose="TxProfile")
+        assert on_connector_0.status_code == 400 and "connectorId" in on_connector_0.json()["details"]
+
+
+async def test_tx_profile_with_transaction_id_needs_that_transaction_running(server, api):
+    async with connected(server) as charge_point:
         not_running = await set_profile(api, charge_point.id, purpose="TxProfile", transactionId=2_000_000_000)
         assert not_running.status_code == 400
         started = await charge_point.call(call.StartTransaction(connector_id=1, id_tag="X", meter_start=0,
@@ -100,6 +115,26 @@ async def test_remote_start_with_a_tx_profile(server, api):
     assert response.json()["chargingProfile"]["status"] == "Accepted"
 
 
+async def test_remote_start_with_a_tx_profile_and_no_connector(server, api):
+    """Both fields are optional and independent: the charge point picks the connector and applies the
+    TxProfile to the transaction it starts."""
+    async with connected(server) as charge_point:
+        response = await api.post("/api/commands/remote-start", json={
+            "chargePointId": charge_point.id, "idTag": "RFID123",
+            "chargingProfile": profile(purpose="TxProfile", kind="Relative")})
+        sent = await charge_point.wait_for_call("RemoteStartTransaction")
+        assert response.status_code == 200, response.text
+        assert "connector_id" not in sent and sent["charging_profile"]["charging_profile_purpose"] == "TxProfile"
+        stored = response.json()["chargingProfile"]
+        assert stored["connectorId"] is None and stored["status"] == "Accepted"
+        assert sent["charging_profile"]["charging_profile_id"] == stored["chargingProfileId"]
+        not_a_tx_profile = await api.post("/api/commands/remote-start", json={
+            "chargePointId": charge_point.id, "idTag": "RFID123", "chargingProfile": profile()})
+        assert not_a_tx_profile.status_code == 400 and "chargingProfilePurpose" in not_a_tx_profile.json()["details"]
+    listed = (await api.get("/api/charging-profiles", params={"chargePointId": charge_point.id})).json()
+    assert [(item["chargingProfileId"], item["connectorId"]) for item in listed] == [(stored["chargingProfileId"], None)]
+
+
 async def test_concurrent_tx_for_a_group_where_configured(tmp_path_factory):
     with running_server("sqlite", tmp_path_factory, OCPP_CONCURRENT_TX_PER_GROUP="true") as server:
         group, first, second = f"G-{new_id('')[-6:]}", new_id("")[-10:], new_id("")[-10:]
@@ -108,8 +143,12 @@ async def test_concurrent_tx_for_a_group_where_configured(tmp_path_factory):
                 await api.post("/api/authorizations", json={"idTag": tag, "parentIdTag": group})
         async with connected(server) as charge_point:
             await charge_point.call(call.StartTransaction(connector_id=1, id_tag=first, meter_start=0, timestamp=timestamp()))
-            answer = await charge_point.call(call.Authorize(id_tag=second))
+            answer = await charge_point.call(call.StartTransaction(connector_id=2, id_tag=second, meter_start=0,
+                                                                   timestamp=timestamp()))
             assert answer.id_tag_info == {"status": "ConcurrentTx", "parent_id_tag": group}
+            # Authorize never answers ConcurrentTx: the group's other card may stop the session
+            authorized = await charge_point.call(call.Authorize(id_tag=second))
+            assert authorized.id_tag_info == {"status": "Accepted", "parent_id_tag": group}
 
 
 async def test_without_the_setting_a_group_does_not_share_transactions(server, api):
@@ -118,5 +157,9 @@ async def test_without_the_setting_a_group_does_not_share_transactions(server, a
         await api.post("/api/authorizations", json={"idTag": tag, "parentIdTag": group})
     async with connected(server) as charge_point:
         await charge_point.call(call.StartTransaction(connector_id=1, id_tag=first, meter_start=0, timestamp=timestamp()))
-        assert (await charge_point.call(call.Authorize(id_tag=second))).id_tag_info["status"] == "Accepted"
-        assert (await charge_point.call(call.Authorize(id_tag=first))).id_tag_info["status"] == "ConcurrentTx"
+        started = await charge_point.call(call.StartTransaction(connector_id=2, id_tag=second, meter_start=0,
+                                                                timestamp=timestamp()))
+        assert started.id_tag_info["status"] == "Accepted"
+        again = await charge_point.call(call.StartTransaction(connector_id=3, id_tag=first, meter_start=0,
+                                                              timestamp=timestamp()))
+        assert again.id_tag_info["status"] == "ConcurrentTx"

@@ -115,7 +115,29 @@ async def test_authorize_known_unknown_blocked_expired_and_in_use(server, db):
         assert (await info(f"{prefix}-busy"))["status"] == "Accepted"
         await charge_point.call(call.StartTransaction(connector_id=1, id_tag=f"{prefix}-busy", meter_start=0,
                                                       timestamp=timestamp()))
-        assert (await info(f"{prefix}-busy"))["status"] == "ConcurrentTx"
+        # ConcurrentTx is "only relevant for a StartTransaction.req" (OCPP 1.6, 7.2): Authorize says Accepted
+        assert (await info(f"{prefix}-busy"))["status"] == "Accepted"
+        second_start = await charge_point.call(call.StartTransaction(connector_id=2, id_tag=f"{prefix}-busy",
+                                                                     meter_start=0, timestamp=timestamp()))
+        assert second_start.id_tag_info["status"] == "ConcurrentTx"
+
+
+async def test_a_card_of_the_same_group_stops_a_session_through_authorize(server, db):
+    """The driver's other card (same parentIdTag) is presented to stop: the charge point asks Authorize,
+    gets Accepted with the group, and stops the transaction with that card."""
+    prefix = new_id("G")[-8:]
+    add_id_tag(db, f"{prefix}-a", parent_id_tag=f"{prefix}-fleet")
+    add_id_tag(db, f"{prefix}-b", parent_id_tag=f"{prefix}-fleet")
+    async with connected(server) as charge_point:
+        transaction_id = await charge_point.start_transaction(1, f"{prefix}-a")
+        for card in (f"{prefix}-a", f"{prefix}-b"):
+            authorized = (await charge_point.call(call.Authorize(id_tag=card))).id_tag_info
+            assert authorized == {"status": "Accepted", "parent_id_tag": f"{prefix}-fleet"}
+        stopped = await charge_point.call(call.StopTransaction(transaction_id=transaction_id, meter_stop=2500,
+                                                               timestamp=timestamp(), id_tag=f"{prefix}-b"))
+    assert stopped.id_tag_info["status"] == "Accepted"
+    row = db.rows("SELECT stop_id_tag, meter_stop FROM transactions WHERE id = :id", id=transaction_id)[0]
+    assert (row["stop_id_tag"], row["meter_stop"]) == (f"{prefix}-b", 2500)
 
 
 async def test_data_transfer_is_stored_and_answered(server, db):

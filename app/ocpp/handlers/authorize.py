@@ -16,4 +16,4 @@ def id_tag_info(verdict: IdTagVerdict) -> IdTagInfo:
 
 @router.on(Action.authorize)
 def on_authorize(charge_point_id, id_tag, **_):
-    return call_result.Authorize(id_tag_info=id_tag_info(authorization.verdict(id_tag)))
+    return call_result.Authorize(id_tag_info=id_tag_info(authorization.for_authorize(id_tag)))

@@ -1,9 +1,9 @@
 """The charge-point-initiated messages of the OCPP 1.6 Security Whitepaper."""
 from ocpp.v16 import call_result
-from ocpp.v16.enums import Action, GenericStatus
+from ocpp.v16.enums import Action
 
 from app.ocpp.router import router
-from app.services import file_transfers, security_events
+from app.services import certificates, file_transfers, security_events
 from app.timeutil import parse_timestamp, utcnow
 
 
@@ -15,8 +15,7 @@ def on_security_event_notification(charge_point_id, type, timestamp, tech_info=N
 
 @router.on(Action.sign_certificate)
 def on_sign_certificate(charge_point_id, csr, **_):
-    security_events.record_signing_request(charge_point_id, csr)
-    return call_result.SignCertificate(status=GenericStatus.accepted)
+    return call_result.SignCertificate(status=certificates.receive_signing_request(charge_point_id, csr))
 
 
 @router.on(Action.signed_firmware_status_notification)
