@@ -316,6 +316,8 @@ class FileTransferRequest(db.Model):
     retries: Mapped[int | None] = mapped_column(Integer)
     retry_interval: Mapped[int | None] = mapped_column(Integer)
     file_name: Mapped[str | None] = mapped_column(String(255))
+    # Requested, then the answer's status (Accepted where the answer has none), or Failed (no valid answer)
+    status: Mapped[str] = mapped_column(String(20), server_default="Accepted")
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

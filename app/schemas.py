@@ -351,6 +351,8 @@ class FileTransferRequestSchema(CamelCaseSchema):
     retries = fields.Integer(allow_none=True)
     retry_interval = fields.Integer(allow_none=True)
     file_name = fields.String(allow_none=True, metadata={"description": "GetDiagnostics: the file it will upload"})
+    status = fields.String(metadata={"description": "Requested, the status answered (Accepted where the answer has "
+                                                    "none), or Failed: sent, but no valid answer came"})
     requested_at = Timestamp()
 
 

@@ -116,10 +116,10 @@ def change_authorization_key(charge_point_id: str, password: str) -> "commands.C
         system_log.warning("charge_point_password", f"password unchanged: {failure}", charge_point_id=charge_point_id)
         failure.args = (f"{failure}; the password is unchanged",)
         raise
-    if outcome.reply["status"] not in configuration.CHANGED:
+    if outcome.status not in configuration.CHANGED:
         outcome.message += "; the password is unchanged"
         system_log.warning("charge_point_password", f"password unchanged: the charge point answered "
-                           f"{outcome.reply['status']}", charge_point_id=charge_point_id)
+                           f"{outcome.status}", charge_point_id=charge_point_id)
         return outcome
     charge_point = charge_points.require(charge_point_id)
     previous = charge_point.password_hash

@@ -1,0 +1,30 @@
+"""The lookups every service repeats: a row by its key or NotFound (404), and a page of a listing."""
+from sqlalchemy import Select, select
+
+from app.extensions import db
+from app.ocpp.datatypes import is_int32
+from app.services.errors import NotFound
+
+
+def require(model, key, what: str, field: str):
+    """The row of `model` with primary key `key`; raises NotFound naming it ("transaction 7 is not
+    known", details {field: key}). An integer key beyond the spec's int32 names no row."""
+    row = None if isinstance(key, int) and not is_int32(key) else db.session.get(model, key)
+    if row is None:
+        raise NotFound(f"{what} {key} is not known", {field: key})
+    return row
+
+
+def newest(model, limit: int | None, offset: int = 0, **equal) -> list:
+    """A page of `model`'s rows, newest (highest id) first, whose columns equal the values given
+    (a None value filters nothing)."""
+    query = select(model).order_by(model.id.desc())
+    for column, value in equal.items():
+        if value is not None:
+            query = query.where(getattr(model, column) == value)
+    return page(query, limit, offset)
+
+
+def page(query: Select, limit: int | None, offset: int = 0) -> list:
+    """The rows of `query` from `offset`, at most `limit` (all where None)."""
+    return list(db.session.scalars(query.limit(limit).offset(offset)))
