@@ -10,23 +10,15 @@ from app.database import prepared
 from app.extensions import db
 from app.group_commit import commit_together
 from app.models import ChargePoint, Transaction
+from app.ocpp import datatypes
 from app.services import connectors, security, system_log
 from app.services.connections import connections
 from app.services.errors import Conflict, NotFound
 
 
-MAX_ID_LENGTH = 48  # CiString48, the identity of OCPP 1.6 and its Security Whitepaper
-
-
 def id_problem(charge_point_id: str) -> str | None:
-    """Why this id cannot name a charge point, or None when it can."""
-    if not charge_point_id:
-        return "the charge point id is empty"
-    if len(charge_point_id) > MAX_ID_LENGTH:
-        return f"the charge point id is longer than {MAX_ID_LENGTH} characters"
-    if not (charge_point_id.isascii() and charge_point_id.isprintable()):
-        return "the charge point id must be printable ASCII"
-    return None
+    """Why this id cannot name a charge point, or None when it can (the rule: datatypes)."""
+    return datatypes.charge_point_id_problem(charge_point_id)
 
 
 @dataclass(frozen=True)
