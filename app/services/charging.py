@@ -39,8 +39,8 @@ def start_transaction(charge_point_id: str, connector_id: int, id_tag: str, mete
         return existing, _verdict_given(existing)
     _close_superseded(charge_point_id, connector_id, timestamp, meter_start)
     verdict = authorization.verdict(id_tag)
-    if verdict.accepted and reservation_holds.held_by_another(charge_point_id, connector_id, id_tag, verdict.parent_id_tag,
-                                                         reservation_id):
+    if verdict.accepted and reservation_holds.held_by_another(charge_point_id, connector_id, id_tag,
+                                                              verdict.parent_id_tag, reservation_id):
         system_log.warning("reservation_conflict", f"StartTransaction by {id_tag} on connector {connector_id}, "
                            "which is reserved for another idTag: answered Invalid", charge_point_id=charge_point_id)
         verdict = replace(verdict, status=AuthorizationStatus.invalid)
