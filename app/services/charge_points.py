@@ -11,9 +11,9 @@ from app.extensions import db
 from app.group_commit import commit_together
 from app.models import ChargePoint, Transaction
 from app.ocpp import datatypes
-from app.services import connectors, security, system_log
+from app.services import connectors, lookups, security, system_log
 from app.services.connections import connections
-from app.services.errors import Conflict, NotFound
+from app.services.errors import Conflict
 
 
 def id_problem(charge_point_id: str) -> str | None:
@@ -128,11 +128,7 @@ def validation_mode(charge_point: ChargePoint) -> str:
 
 def require(charge_point_id: str) -> ChargePoint:
     """The charge point; raises NotFound."""
-    charge_point = get(charge_point_id)
-    if charge_point is None:
-        raise NotFound(f"charge point {charge_point_id} is not known",
-                       {"chargePointId": charge_point_id})
-    return charge_point
+    return lookups.charge_point(charge_point_id)
 
 
 def count() -> int:

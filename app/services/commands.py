@@ -23,7 +23,7 @@ from sqlalchemy import delete, update
 from app.extensions import db
 from app.ocpp import schemas, wire
 from app.ocpp.failures import CommandFailed, NotConnected
-from app.services import charge_points, charging, configuration, system_log
+from app.services import charging, configuration, lookups, system_log
 from app.services.connections import connections
 from app.services.errors import Invalid, NotFound
 from app.timeutil import utcnow
@@ -61,7 +61,7 @@ class CommandOutcome:
 
 def checked_payload(charge_point_id: str, action: str, payload: dict) -> dict:
     """The wire payload of a CALL, checked against the action's OCPP 1.6 schema; raises NotFound, Invalid."""
-    charge_points.require(charge_point_id)
+    lookups.charge_point(charge_point_id)
     try:
         schemas.validate(schemas.request_schema(action), payload)
     except OCPPError as violation:
@@ -120,7 +120,7 @@ def send_recorded(charge_point_id: str, record, request_for: Callable[[int], obj
     - answered: the record takes the answer's status (Accepted where the reply has none), then
       `answered` adds what else the answer means; the outcome's subject is the record.
     """
-    charge_points.require(charge_point_id)
+    lookups.charge_point(charge_point_id)
     record.status = REQUESTED
     db.session.add(record)
     db.session.commit()
@@ -173,7 +173,7 @@ def remote_stop(charge_point_id: str, transaction_id: int | None = None,
                 connector_id: int | None = None) -> CommandOutcome:
     """Stop a transaction by id, or the one running on connector_id (NotFound when none runs)."""
     if transaction_id is None:
-        charge_points.require(charge_point_id)
+        lookups.charge_point(charge_point_id)
         running = charging.running_transaction_on(charge_point_id, connector_id)
         if running is None:
             raise NotFound(f"no transaction is running on connector {connector_id} of {charge_point_id}",

@@ -2,6 +2,7 @@
 from sqlalchemy import Select, select
 
 from app.extensions import db
+from app.models import ChargePoint
 from app.ocpp.datatypes import is_int32
 from app.services.errors import NotFound
 
@@ -23,6 +24,12 @@ def newest(model, limit: int | None, offset: int = 0, **equal) -> list:
         if value is not None:
             query = query.where(getattr(model, column) == value)
     return page(query, limit, offset)
+
+
+def charge_point(charge_point_id: str) -> ChargePoint:
+    """The charge point; raises NotFound. Here, below charge_points, so that the outbound port
+    (commands), which charge_points' own imports reach, can look one up without a circle."""
+    return require(ChargePoint, charge_point_id, "charge point", "chargePointId")
 
 
 def page(query: Select, limit: int | None, offset: int = 0) -> list:
