@@ -54,7 +54,7 @@ async def api(server):
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def application(request, tmp_path_factory):
+def app(request, tmp_path_factory):
     """create_app() in this process with a test Config, on a migrated scratch database of each backend
     (no server, no Redis): the domain services called directly."""
     from app import create_app
@@ -73,9 +73,9 @@ def application(request, tmp_path_factory):
 
 
 @pytest.fixture
-def in_app(application):
+def in_app(app):
     """An application context of the in-process app (a database session of its own, removed after)."""
     from app.extensions import db as sqlalchemy
-    with application.app_context():
-        yield application
+    with app.app_context():
+        yield app
         sqlalchemy.session.remove()

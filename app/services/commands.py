@@ -31,7 +31,7 @@ from app.timeutil import utcnow
 # The statuses with which a charge point says it will do what was asked. AcceptedCanceled (GetLog,
 # SignedUpdateFirmware): accepted, and an ongoing request of the same kind canceled for it.
 ACCEPTING_STATUSES = frozenset({"Accepted", "Unlocked", "Scheduled", "RebootRequired", "AcceptedCanceled"})
-# The status of a recorded command that was sent but got no (valid) answer.
+# A recorded command's status while the charge point has not answered, and where no valid answer came.
 REQUESTED, FAILED = "Requested", "Failed"
 
 
