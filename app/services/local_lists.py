@@ -149,9 +149,13 @@ def _remember(charge_point_id: str, version: int, part: list[tuple[str, Entry | 
 
 def get_version(charge_point_id: str) -> CommandOutcome:
     """Ask the charge point its list version; one that is not ours makes the next sync Full."""
-    charge_point = charge_points.require(charge_point_id)
-    ours = charge_point.local_list_version
-    outcome = commands.send(charge_point_id, call.GetLocalListVersion())
+    return get_local_list_version(charge_point_id, call.GetLocalListVersion())
+
+
+@commands.recorded_by(Action.get_local_list_version)
+def get_local_list_version(charge_point_id: str, request: call.GetLocalListVersion) -> CommandOutcome:
+    ours = charge_points.require(charge_point_id).local_list_version
+    outcome = commands.send(charge_point_id, request)
     reported = outcome.response.list_version
     if reported != (ours or 0):
         _version_unknown(charge_point_id)

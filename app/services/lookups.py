@@ -19,11 +19,15 @@ def require(model, key, what: str, field: str):
 def newest(model, limit: int | None, offset: int = 0, **equal) -> list:
     """A page of `model`'s rows, newest (highest id) first, whose columns equal the values given
     (a None value filters nothing)."""
-    query = select(model).order_by(model.id.desc())
+    return page(matching(select(model).order_by(model.id.desc()), model, **equal), limit, offset)
+
+
+def matching(query: Select, model, **equal) -> Select:
+    """The query narrowed to the rows whose columns equal the values given (a None value filters nothing)."""
     for column, value in equal.items():
         if value is not None:
             query = query.where(getattr(model, column) == value)
-    return page(query, limit, offset)
+    return query
 
 
 def charge_point(charge_point_id: str) -> ChargePoint:

@@ -41,10 +41,17 @@ def reserve_now(charge_point_id: str, request: call.ReserveNow) -> CommandOutcom
 
 
 def cancel(charge_point_id: str, reservation_id: int) -> CommandOutcome:
+    return cancel_reservation(charge_point_id, call.CancelReservation(reservation_id=reservation_id))
+
+
+@commands.recorded_by(Action.cancel_reservation)
+def cancel_reservation(charge_point_id: str, request: call.CancelReservation) -> CommandOutcome:
+    """CancelReservation of a stored reservation of this charge point; Cancelled where accepted."""
+    reservation_id = request.reservation_id
     reservation = require(reservation_id)
     if reservation.charge_point_id != charge_point_id:
         raise NotFound(f"reservation {reservation_id} is not one of {charge_point_id}", {"reservationId": reservation_id})
-    outcome = commands.send(charge_point_id, call.CancelReservation(reservation_id=reservation_id))
+    outcome = commands.send(charge_point_id, request)
     if outcome.status == CancelReservationStatus.accepted:
         _set_status(reservation_id, CANCELLED)
     outcome.subject = db.session.get(Reservation, reservation_id)

@@ -120,16 +120,19 @@ def _set_status(profile_ids: list[int], status: str) -> None:
 def clear(charge_point_id: str, profile_id: int | None = None, connector_id: int | None = None,
           purpose: str | None = None, stack_level: int | None = None) -> CommandOutcome:
     """ClearChargingProfile by id or by criteria; the stored profiles it matched are marked Cleared."""
-    charge_points.require(charge_point_id)
-    outcome = commands.send(charge_point_id, call.ClearChargingProfile(
+    return clear_charging_profile(charge_point_id, call.ClearChargingProfile(
         id=profile_id, connector_id=connector_id, charging_profile_purpose=purpose, stack_level=stack_level))
+
+
+@commands.recorded_by(Action.clear_charging_profile)
+def clear_charging_profile(charge_point_id: str, request: call.ClearChargingProfile) -> CommandOutcome:
+    charge_points.require(charge_point_id)
+    outcome = commands.send(charge_point_id, request)
     if outcome.status == ClearChargingProfileStatus.accepted:
-        query = select(ChargingProfile.id).where(ChargingProfile.charge_point_id == charge_point_id,
-                                                 ChargingProfile.status == ChargingProfileStatus.accepted)
-        for column, value in ((ChargingProfile.id, profile_id), (ChargingProfile.connector_id, connector_id),
-                              (ChargingProfile.purpose, purpose), (ChargingProfile.stack_level, stack_level)):
-            if value is not None:
-                query = query.where(column == value)
+        query = lookups.matching(select(ChargingProfile.id).where(
+            ChargingProfile.charge_point_id == charge_point_id, ChargingProfile.status == ChargingProfileStatus.accepted),
+            ChargingProfile, id=request.id, connector_id=request.connector_id,
+            purpose=request.charging_profile_purpose, stack_level=request.stack_level)
         _set_status(db.session.scalars(query).all(), CLEARED)
     return outcome
 

@@ -69,6 +69,22 @@ async def test_the_generic_command_keeps_the_records_of_the_typed_one(server, ap
         assert stored_ids == [numbered_by(sent_generic, id_field)]
 
 
+async def test_the_generic_command_changes_records_as_the_typed_one(server, api, db):
+    async with connected(server) as charge_point:
+        reserved = await api.post("/api/commands/reserve-now", json={
+            "chargePointId": charge_point.id, "connectorId": 1, "idTag": "HOLDER-G", "expiryDate": timestamp(3600)})
+        profile = await api.post("/api/commands/set-charging-profile", json={
+            "chargePointId": charge_point.id, "connectorId": 1, "csChargingProfiles": PROFILE})
+        reservation_id = reserved.json()["reservation"]["reservationId"]
+        cancelled = await api.post("/api/commands/generic", json={
+            "chargePointId": charge_point.id, "action": "CancelReservation", "payload": {"reservationId": reservation_id}})
+        cleared = await api.post("/api/commands/generic", json={
+            "chargePointId": charge_point.id, "action": "ClearChargingProfile", "payload": {"connectorId": 1}})
+    assert cancelled.status_code == cleared.status_code == profile.status_code == 200
+    assert db.scalar("SELECT status FROM reservations WHERE id = :id", id=reservation_id) == "Cancelled"
+    assert db.scalar("SELECT status FROM charging_profiles WHERE charge_point_id = :cp", cp=charge_point.id) == "Cleared"
+
+
 NOT_CONNECTED = [
     ("reserve-now", {"connectorId": 1, "idTag": "HOLDER-G", "expiryDate": timestamp(3600)},
      "SELECT count(*) FROM reservations WHERE charge_point_id = :cp"),
