@@ -61,7 +61,8 @@ def start_transaction(charge_point_id: str, connector_id: int, id_tag: str, mete
                     f"transaction {transaction.id} started on connector {connector_id} by {id_tag} "
                     f"({verdict.status}), meterStart {meter_start} Wh", charge_point_id=charge_point_id)
     if verdict.accepted:
-        reservation_holds.use(charge_point_id, connector_id, id_tag, verdict.parent_id_tag, reservation_id, transaction.id)
+        reservation_holds.use(charge_point_id, connector_id, id_tag, verdict.parent_id_tag, reservation_id,
+                              transaction.id)
     return transaction, verdict
 
 

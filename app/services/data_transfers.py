@@ -44,8 +44,8 @@ def transfer(charge_point_id: str, request: call.DataTransfer) -> CommandOutcome
                                   vendor_id=request.vendor_id, message_id=request.message_id, data=request.data,
                                   received_at=utcnow())
 
-    def answered(message_id: int, outcome: CommandOutcome) -> None:
-        db.session.execute(update(DataTransferMessage).where(DataTransferMessage.id == message_id)
+    def answered(record_id: int, outcome: CommandOutcome) -> None:
+        db.session.execute(update(DataTransferMessage).where(DataTransferMessage.id == record_id)
                            .values(response_data=outcome.response.data))
         db.session.commit()
 

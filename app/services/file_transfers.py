@@ -10,8 +10,8 @@ from app.extensions import db
 from app.models import FileTransferRequest, FileTransferStatusChange
 from app.services import charge_points, commands, system_log
 from app.services.commands import CommandOutcome
-from app.services.errors import Invalid
-from app.timeutil import isoformat, parse_timestamp
+from app.services.errors import parsed_timestamp
+from app.timeutil import isoformat
 
 FIRMWARE, DIAGNOSTICS, LOG = "firmware", "diagnostics", "log"
 
@@ -96,7 +96,7 @@ def _send(charge_point_id: str, kind: str, request, location: str, **times: str 
     answered; the one policy of commands.send_recorded for what a failure leaves."""
     record = FileTransferRequest(charge_point_id=charge_point_id, kind=kind, location=location,
                                  retries=request.retries, retry_interval=request.retry_interval,
-                                 **{field: _timestamp(field, value) for field, value in times.items()})
+                                 **{field: parsed_timestamp(field, value) for field, value in times.items()})
 
     def numbered(request_id: int):
         return replace(request, request_id=request_id) if hasattr(request, "request_id") else request
@@ -111,13 +111,6 @@ def _send(charge_point_id: str, kind: str, request, location: str, **times: str 
     outcome = commands.send_recorded(charge_point_id, record, numbered, answered)
     outcome.subject = outcome.subject.id
     return outcome
-
-
-def _timestamp(field: str, value: str | None) -> datetime | None:
-    try:
-        return None if value is None else parse_timestamp(value)
-    except ValueError:
-        raise Invalid(f"{field} is not a date-time", {field: value}) from None
 
 
 def history(charge_point_id: str) -> dict:

@@ -10,9 +10,9 @@ from app.extensions import db
 from app.models import Reservation
 from app.services import charge_points, commands, lookups
 from app.services.commands import CommandOutcome
-from app.services.errors import Invalid, NotFound
+from app.services.errors import Invalid, NotFound, parsed_timestamp
 from app.services.reservation_holds import ACTIVE, CANCELLED, EXPIRED
-from app.timeutil import isoformat, parse_timestamp, utcnow
+from app.timeutil import isoformat, utcnow
 
 
 def reserve(charge_point_id: str, connector_id: int, id_tag: str, expiry_date: datetime,
@@ -27,10 +27,7 @@ def reserve(charge_point_id: str, connector_id: int, id_tag: str, expiry_date: d
 def reserve_now(charge_point_id: str, request: call.ReserveNow) -> CommandOutcome:
     """ReserveNow, numbered by the stored reservation (whatever reservationId the request had)."""
     charge_points.require(charge_point_id)
-    try:
-        expiry_date = parse_timestamp(request.expiry_date)
-    except ValueError:
-        raise Invalid("expiryDate is not a date-time", {"expiryDate": request.expiry_date}) from None
+    expiry_date = parsed_timestamp("expiryDate", request.expiry_date)
     if expiry_date <= utcnow():
         raise Invalid("expiryDate must be in the future", {"expiryDate": isoformat(expiry_date)})
     reservation = Reservation(charge_point_id=charge_point_id, connector_id=request.connector_id,

@@ -12,8 +12,8 @@ from app.models import ChargingProfile
 from app.ocpp import wire
 from app.services import charge_points, charging, commands, lookups
 from app.services.commands import CommandOutcome
-from app.services.errors import Invalid
-from app.timeutil import parse_timestamp, utcnow
+from app.services.errors import Invalid, parsed_timestamp
+from app.timeutil import utcnow
 
 CLEARED, REPLACED = "Cleared", "Replaced"
 
@@ -49,8 +49,9 @@ def check(connector_id: int | None, profile: dict, remote_start: bool = False) -
         problems["chargingSchedulePeriod"] = "periods start at 0 and in increasing order of startPeriod"
     if any(period["limit"] < 0 for period in schedule["charging_schedule_period"]):
         problems["limit"] = "a limit is not negative"
-    if "valid_from" in profile and "valid_to" in profile and \
-            _timestamp(profile, "valid_from") >= _timestamp(profile, "valid_to"):
+    valid_from = parsed_timestamp("validFrom", profile.get("valid_from"))
+    valid_to = parsed_timestamp("validTo", profile.get("valid_to"))
+    if valid_from is not None and valid_to is not None and valid_from >= valid_to:
         problems["validTo"] = "validTo comes after validFrom"
     if problems:
         raise Invalid("the charging profile breaks the rules of OCPP 1.6: " + "; ".join(problems.values()), problems)
@@ -97,7 +98,8 @@ def _row(charge_point_id: str, connector_id: int | None, profile: dict) -> Charg
         charge_point_id=charge_point_id, connector_id=connector_id, stack_level=profile["stack_level"],
         purpose=profile["charging_profile_purpose"], kind=profile["charging_profile_kind"],
         recurrency_kind=profile.get("recurrency_kind"), transaction_id=profile.get("transaction_id"),
-        valid_from=_timestamp(profile, "valid_from"), valid_to=_timestamp(profile, "valid_to"),
+        valid_from=parsed_timestamp("validFrom", profile.get("valid_from")),
+        valid_to=parsed_timestamp("validTo", profile.get("valid_to")),
         schedule=wire.camel_case_keys(_rounded(profile["charging_schedule"])))
 
 
@@ -129,10 +131,10 @@ def clear_charging_profile(charge_point_id: str, request: call.ClearChargingProf
     charge_points.require(charge_point_id)
     outcome = commands.send(charge_point_id, request)
     if outcome.status == ClearChargingProfileStatus.accepted:
-        query = lookups.matching(select(ChargingProfile.id).where(
-            ChargingProfile.charge_point_id == charge_point_id, ChargingProfile.status == ChargingProfileStatus.accepted),
-            ChargingProfile, id=request.id, connector_id=request.connector_id,
-            purpose=request.charging_profile_purpose, stack_level=request.stack_level)
+        accepted = select(ChargingProfile.id).where(ChargingProfile.charge_point_id == charge_point_id,
+                                                    ChargingProfile.status == ChargingProfileStatus.accepted)
+        query = lookups.matching(accepted, ChargingProfile, id=request.id, connector_id=request.connector_id,
+                                 purpose=request.charging_profile_purpose, stack_level=request.stack_level)
         _set_status(db.session.scalars(query).all(), CLEARED)
     return outcome
 
@@ -170,10 +172,3 @@ def remote_start_transaction(charge_point_id: str, request: call.RemoteStartTran
 
 def _numbered(profile_id: int, profile: dict) -> dict:
     return {**profile, "charging_profile_id": profile_id, "charging_schedule": _rounded(profile["charging_schedule"])}
-
-
-def _timestamp(profile: dict, field: str):
-    try:
-        return parse_timestamp(profile[field]) if field in profile else None
-    except ValueError:
-        raise Invalid(f"{field} is not a date-time", {field: profile[field]}) from None

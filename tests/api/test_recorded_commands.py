@@ -77,12 +77,14 @@ async def test_the_generic_command_changes_records_as_the_typed_one(server, api,
             "chargePointId": charge_point.id, "connectorId": 1, "csChargingProfiles": PROFILE})
         reservation_id = reserved.json()["reservation"]["reservationId"]
         cancelled = await api.post("/api/commands/generic", json={
-            "chargePointId": charge_point.id, "action": "CancelReservation", "payload": {"reservationId": reservation_id}})
+            "chargePointId": charge_point.id, "action": "CancelReservation",
+            "payload": {"reservationId": reservation_id}})
         cleared = await api.post("/api/commands/generic", json={
             "chargePointId": charge_point.id, "action": "ClearChargingProfile", "payload": {"connectorId": 1}})
     assert cancelled.status_code == cleared.status_code == profile.status_code == 200
     assert db.scalar("SELECT status FROM reservations WHERE id = :id", id=reservation_id) == "Cancelled"
-    assert db.scalar("SELECT status FROM charging_profiles WHERE charge_point_id = :cp", cp=charge_point.id) == "Cleared"
+    cleared_status = db.scalar("SELECT status FROM charging_profiles WHERE charge_point_id = :cp", cp=charge_point.id)
+    assert cleared_status == "Cleared"
 
 
 NOT_CONNECTED = [

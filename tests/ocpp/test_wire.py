@@ -13,7 +13,8 @@ def test_a_request_goes_out_in_camel_case_without_absent_fields():
 
 def test_nested_fields_and_the_spec_s_odd_names_survive_both_ways():
     sent = {"connectorId": 1, "csChargingProfiles": {
-        "chargingProfileId": 3, "stackLevel": 0, "chargingProfilePurpose": "TxProfile", "chargingProfileKind": "Absolute",
+        "chargingProfileId": 3, "stackLevel": 0, "chargingProfilePurpose": "TxProfile",
+        "chargingProfileKind": "Absolute",
         "chargingSchedule": {"chargingRateUnit": "W", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 11.5}]}}}
     request = wire.request("SetChargingProfile", sent)
     assert request.cs_charging_profiles["charging_schedule"]["charging_schedule_period"] == \
