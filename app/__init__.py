@@ -1,6 +1,4 @@
 """The OCPP 1.6 central system: create_app() builds the Flask application."""
-__version__ = "1.0.0"
-
 from pathlib import Path
 
 from flask import Flask, abort, request
@@ -10,6 +8,7 @@ from app.extensions import db, migrate, sock
 from app.ocpp import transport
 from app.ocpp import schemas as ocpp_schemas  # not "schemas": app.schemas, the API's, would shadow it
 from app.services import connections
+from app.version import __version__  # noqa: F401  (app.__version__, kept for those who read it there)
 from config import Config, load_config_or_exit
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"

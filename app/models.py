@@ -10,10 +10,17 @@ from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
+from app.ocpp import datatypes
 from app.timeutil import utcnow
 
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+ChargePointIdType = String(datatypes.CHARGE_POINT_ID_LENGTH)  # CiString48
+
+
+def charge_point_reference(**kwargs):
+    """The column naming the charge point a row belongs to; the row goes with the charge point."""
+    return mapped_column(ChargePointIdType, ForeignKey("charge_points.id", ondelete="CASCADE"), **kwargs)
 
 
 class UTCDateTime(TypeDecorator):
@@ -40,7 +47,7 @@ class ChargePoint(Timestamped, db.Model):
     """A charge point, known from its first connection; BootNotification fills in what it is."""
     __tablename__ = "charge_points"
 
-    id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    id: Mapped[str] = mapped_column(ChargePointIdType, primary_key=True)
     vendor: Mapped[str | None] = mapped_column(String(20))
     model: Mapped[str | None] = mapped_column(String(20))
     serial_number: Mapped[str | None] = mapped_column(String(25))
@@ -82,8 +89,7 @@ class Connector(db.Model):
     """The last status a charge point reported for one connector; connector 0 is the charge point."""
     __tablename__ = "connectors"
 
-    charge_point_id: Mapped[str] = mapped_column(
-        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True)
+    charge_point_id: Mapped[str] = charge_point_reference(primary_key=True)
     connector_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     status: Mapped[str] = mapped_column(String(16))
     error_code: Mapped[str] = mapped_column(String(32))
@@ -104,8 +110,7 @@ class ConnectorStatusChange(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    charge_point_id: Mapped[str] = mapped_column(
-        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"))
+    charge_point_id: Mapped[str] = charge_point_reference()
     connector_id: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
     error_code: Mapped[str] = mapped_column(String(32))
@@ -140,8 +145,7 @@ class Transaction(Timestamped, db.Model):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    charge_point_id: Mapped[str] = mapped_column(
-        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"))
+    charge_point_id: Mapped[str] = charge_point_reference()
     connector_id: Mapped[int] = mapped_column(Integer)
     id_tag: Mapped[str] = mapped_column(String(20))
     # What the central system answered for the idTag in StartTransaction.conf.
@@ -176,8 +180,7 @@ class MeterValue(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    charge_point_id: Mapped[str] = mapped_column(
-        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"))
+    charge_point_id: Mapped[str] = charge_point_reference()
     connector_id: Mapped[int] = mapped_column(Integer)
     transaction_id: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("transactions.id", ondelete="SET NULL"))
@@ -200,8 +203,7 @@ class DataTransferMessage(db.Model):
     __tablename__ = "data_transfer_messages"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    charge_point_id: Mapped[str] = mapped_column(
-        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"), index=True)
+    charge_point_id: Mapped[str] = charge_point_reference(index=True)
     # Who sent the DataTransfer.req: ChargePoint or CentralSystem.
     initiated_by: Mapped[str] = mapped_column(String(16), server_default="ChargePoint")
     vendor_id: Mapped[str] = mapped_column(String(255))
@@ -222,8 +224,7 @@ class FileTransferStatusChange(db.Model):
     __table_args__ = (Index("ix_file_transfer_status_changes_cp", "charge_point_id", "received_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    charge_point_id: Mapped[str] = mapped_column(
-        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"))
+    charge_point_id: Mapped[str] = charge_point_reference()
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(32))
     # The requestId of the security extension's signed firmware update or log upload.
@@ -236,8 +237,7 @@ class ConfigurationKey(db.Model):
     (ChangeConfiguration) it: the last known configuration, without asking again."""
     __tablename__ = "configuration_keys"
 
-    charge_point_id: Mapped[str] = mapped_column(
-        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True)
+    charge_point_id: Mapped[str] = charge_point_reference(primary_key=True)
     key: Mapped[str] = mapped_column(String(50), primary_key=True)
     value: Mapped[str | None] = mapped_column(String(500))
     readonly: Mapped[bool | None] = mapped_column(Boolean)
@@ -249,8 +249,7 @@ class LocalListEntry(db.Model):
     differential SendLocalList is computed against."""
     __tablename__ = "local_list_entries"
 
-    charge_point_id: Mapped[str] = mapped_column(
-        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True)
+    charge_point_id: Mapped[str] = charge_point_reference(primary_key=True)
     id_tag: Mapped[str] = mapped_column(String(20), primary_key=True)
     status: Mapped[str] = mapped_column(String(16))
     expiry_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -263,8 +262,7 @@ class Reservation(Timestamped, db.Model):
     __table_args__ = (Index("ix_reservations_active", "charge_point_id", "connector_id", "status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    charge_point_id: Mapped[str] = mapped_column(
-        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"))
+    charge_point_id: Mapped[str] = charge_point_reference()
     connector_id: Mapped[int] = mapped_column(Integer)
     id_tag: Mapped[str] = mapped_column(String(20))
     parent_id_tag: Mapped[str | None] = mapped_column(String(20))
@@ -281,8 +279,7 @@ class ChargingProfile(Timestamped, db.Model):
     __table_args__ = (Index("ix_charging_profiles_cp", "charge_point_id", "connector_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    charge_point_id: Mapped[str] = mapped_column(
-        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"))
+    charge_point_id: Mapped[str] = charge_point_reference()
     # None: a RemoteStartTransaction without connectorId (the charge point picks the connector).
     connector_id: Mapped[int | None] = mapped_column(Integer)
     stack_level: Mapped[int] = mapped_column(Integer)
@@ -304,8 +301,7 @@ class FileTransferRequest(db.Model):
     __table_args__ = (Index("ix_file_transfer_requests_cp", "charge_point_id", "requested_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    charge_point_id: Mapped[str] = mapped_column(
-        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"))
+    charge_point_id: Mapped[str] = charge_point_reference()
     # firmware (UpdateFirmware, SignedUpdateFirmware), diagnostics (GetDiagnostics) or log (GetLog); the id
     # of a SignedUpdateFirmware or GetLog is its requestId.
     kind: Mapped[str] = mapped_column(String(16))
@@ -316,6 +312,8 @@ class FileTransferRequest(db.Model):
     retries: Mapped[int | None] = mapped_column(Integer)
     retry_interval: Mapped[int | None] = mapped_column(Integer)
     file_name: Mapped[str | None] = mapped_column(String(255))
+    # Requested, then the answer's status (Accepted where the answer has none), or Failed (no valid answer)
+    status: Mapped[str] = mapped_column(String(20), server_default="Accepted")
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -325,8 +323,7 @@ class SecurityEvent(db.Model):
     __table_args__ = (Index("ix_security_events_cp", "charge_point_id", "timestamp"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    charge_point_id: Mapped[str] = mapped_column(
-        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"))
+    charge_point_id: Mapped[str] = charge_point_reference()
     type: Mapped[str] = mapped_column(String(50))
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
     tech_info: Mapped[str | None] = mapped_column(String(255))
@@ -339,8 +336,7 @@ class CertificateSigningRequest(db.Model):
     __tablename__ = "certificate_signing_requests"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    charge_point_id: Mapped[str] = mapped_column(
-        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"), index=True)
+    charge_point_id: Mapped[str] = charge_point_reference(index=True)
     csr: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Stored (for an external CA), Refused (the CSR failed its checks), Issued (signed by the built-in
@@ -358,8 +354,7 @@ class InstalledCertificate(Timestamped, db.Model):
                                        "serial_number", name="uq_installed_certificate"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    charge_point_id: Mapped[str] = mapped_column(
-        String(48), ForeignKey("charge_points.id", ondelete="CASCADE"))
+    charge_point_id: Mapped[str] = charge_point_reference()
     # CentralSystemRootCertificate or ManufacturerRootCertificate.
     certificate_type: Mapped[str] = mapped_column(String(32))
     hash_algorithm: Mapped[str] = mapped_column(String(8))
@@ -395,7 +390,7 @@ class SystemLog(db.Model):
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     level: Mapped[str] = mapped_column(String(8))
     # No foreign key: the log outlives the charge points it mentions.
-    charge_point_id: Mapped[str | None] = mapped_column(String(48))
+    charge_point_id: Mapped[str | None] = mapped_column(ChargePointIdType)
     event: Mapped[str] = mapped_column(String(48))
     message: Mapped[str] = mapped_column(Text)
     details: Mapped[dict | None] = mapped_column(JSON)

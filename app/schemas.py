@@ -11,6 +11,8 @@ from ocpp.v16.enums import (AuthorizationStatus, AvailabilityType, CertificateUs
                             ChargingProfilePurposeType, ChargingRateUnitType, Log, MessageTrigger, RecurrencyKind,
                             RegistrationStatus, ResetType, UpdateType)
 
+from app.ocpp import datatypes
+from app.ocpp.datatypes import INT32_MAX, INT32_MIN
 from app.ocpp.schemas import CENTRAL_SYSTEM_ACTIONS
 from app.services.system_log import LEVELS
 from app.timeutil import isoformat, parse_timestamp
@@ -54,8 +56,7 @@ def one_of(values) -> validate.OneOf:
     return validate.OneOf([str(value) for value in values])
 
 
-# OCPP's integers (transactionId, connectorId ...) are 32-bit; so are the columns that keep them.
-INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
+# OCPP's integers (transactionId, connectorId ...) are 32-bit (datatypes); so are the columns that keep them.
 
 
 def strict_integer(minimum: int = INT32_MIN, maximum: int = INT32_MAX, **kwargs) -> fields.Integer:
@@ -64,7 +65,20 @@ def strict_integer(minimum: int = INT32_MIN, maximum: int = INT32_MAX, **kwargs)
 
 
 PRINTABLE_ASCII = r"^[\x20-\x7E]*$"
-ChargePointId = fields.String(required=True, validate=[validate.Length(1, 48), validate.Regexp(PRINTABLE_ASCII)])
+
+
+def _charge_point_id_rule(value: str) -> None:
+    problem = datatypes.charge_point_id_problem(value)
+    if problem:
+        raise ValidationError(problem)
+
+
+def charge_point_id_field(**kwargs) -> fields.String:
+    """A charge point id, by the one rule of the spec (datatypes.charge_point_id_problem)."""
+    return fields.String(validate=_charge_point_id_rule, **kwargs)
+
+
+ChargePointId = charge_point_id_field(required=True)
 IdTagValue = fields.String(validate=validate.Length(1, 20))
 
 
@@ -351,6 +365,8 @@ class FileTransferRequestSchema(CamelCaseSchema):
     retries = fields.Integer(allow_none=True)
     retry_interval = fields.Integer(allow_none=True)
     file_name = fields.String(allow_none=True, metadata={"description": "GetDiagnostics: the file it will upload"})
+    status = fields.String(metadata={"description": "Requested, the status answered (Accepted where the answer has "
+                                                    "none), or Failed: sent, but no valid answer came"})
     requested_at = Timestamp()
 
 
@@ -435,14 +451,14 @@ class ConnectorQuery(CamelCaseSchema):
 
 
 class TransactionQuery(PageQuery):
-    charge_point_id = fields.String(validate=validate.Length(1, 48))
+    charge_point_id = charge_point_id_field()
     is_complete = fields.Boolean()
     transaction_id = fields.Integer(validate=validate.Range(INT32_MIN, INT32_MAX))
     limit = fields.Integer(load_default=MAX_PAGE, validate=validate.Range(1, MAX_PAGE))
 
 
 class LogQuery(PageQuery):
-    charge_point_id = fields.String(validate=validate.Length(1, 48))
+    charge_point_id = charge_point_id_field()
     level = fields.String(validate=validate.OneOf(LEVELS))
 
 
@@ -483,7 +499,7 @@ class ChargePointSettingsBody(CamelCaseSchema):
 
 
 class ChargePointRegistrationBody(ChargePointSettingsBody):
-    id = fields.String(required=True, validate=[validate.Length(1, 48), printable_ascii])
+    id = charge_point_id_field(required=True)
     registration_status = fields.String(load_default=RegistrationStatus.accepted.value,
                                         validate=one_of(RegistrationStatus))
     password = Password
@@ -632,8 +648,7 @@ class SendLocalListBody(ChargePointCommandBody):
 
 
 class LocalListSyncBody(CamelCaseSchema):
-    charge_point_id = fields.String(validate=[validate.Length(1, 48), validate.Regexp(PRINTABLE_ASCII)],
-                                    metadata={"description": "Without it, every connected charge point"})
+    charge_point_id = charge_point_id_field(metadata={"description": "Without it, every connected charge point"})
     update_type = fields.String(validate=one_of(UpdateType))
 
 
@@ -736,7 +751,7 @@ class CertificateSignedBody(ChargePointCommandBody):
 
 
 class ReservationQuery(PageQuery):
-    charge_point_id = fields.String(validate=validate.Length(1, 48))
+    charge_point_id = charge_point_id_field()
     status = fields.String(validate=validate.Length(1, 16))
 
 

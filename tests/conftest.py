@@ -1,6 +1,8 @@
-"""Fixtures: real servers (gunicorn + gevent) on SQLite and on PostgreSQL, each with its own database."""
+"""Fixtures: real servers (gunicorn + gevent) on SQLite and on PostgreSQL, each with its own database;
+and the application in this process on the same two backends, for fast tests of the domain services."""
 from contextlib import contextmanager
 
+import flask_migrate
 import httpx
 import pytest
 
@@ -49,3 +51,31 @@ async def api(server):
     """An HTTP client of the shared server's API port."""
     async with httpx.AsyncClient(base_url=server.api_url, timeout=30) as client:
         yield client
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def app(request, tmp_path_factory):
+    """create_app() in this process with a test Config, on a migrated scratch database of each backend
+    (no server, no Redis): the domain services called directly."""
+    from app import create_app
+    from config import Config
+    require_backend(request.param)
+    database = ScratchDatabase(request.param, tmp_path_factory.mktemp(f"app-{request.param}"))
+    try:
+        flask_app = create_app(Config({"DATABASE_URL": database.url, "BACKGROUND_JOBS": "false",
+                                       "LOG_LEVEL": "WARNING"}))
+        with flask_app.app_context():
+            flask_migrate.upgrade()
+        flask_app.scratch_database = database
+        yield flask_app
+    finally:
+        database.drop()
+
+
+@pytest.fixture
+def in_app(app):
+    """An application context of the in-process app (a database session of its own, removed after)."""
+    from app.extensions import db as sqlalchemy
+    with app.app_context():
+        yield app
+        sqlalchemy.session.remove()

@@ -1,7 +1,7 @@
 """The HTTP API under /api, with its OpenAPI document at /api/openapi.json (flask-smorest)."""
 from flask import Flask
 
-from app import __version__
+from app.version import __version__
 from app.errors import Api
 from app.schemas import Timestamp
 

@@ -40,5 +40,5 @@ def sync_local_lists(body):
 def _sync_result(charge_point_id: str, result) -> dict:
     if isinstance(result, CommandOutcome):
         return {"charge_point_id": charge_point_id, "success": result.success, "message": result.message,
-                "status": result.reply.get("status")}
+                "status": result.status}
     return {"charge_point_id": charge_point_id, "success": False, "message": str(result), "status": None}

@@ -4,17 +4,15 @@ Handlers take the charge point id and the payload's fields as snake_case keyword
 **kwargs, so that fields a later edition adds do not break them) and return a result dataclass of
 ocpp.v16.call_result; camelCase exists only on the wire.
 """
-import functools
 import logging
 from typing import Callable
 
-from ocpp.charge_point import camel_to_snake_case, remove_nones, serialize_as_dict, snake_to_camel_case
 from ocpp.exceptions import InternalError, NotImplementedError, NotSupportedError, OCPPError, SecurityError
 from ocpp.v16.enums import Action
 
 from app import metrics
 from app.extensions import db
-from app.ocpp import protocol, schemas
+from app.ocpp import protocol, schemas, wire
 from app.ocpp.protocol import Call
 from app.services import system_log
 
@@ -100,8 +98,8 @@ class CallDispatcher:
             system_log.warning("frame_repaired", f"{call.action} broke the schema; processed after: "
                                + "; ".join(repairs), charge_point_id=self.charge_point_id,
                                details={"frame": system_log.truncate(protocol.call_frame(*call))})
-        result = handler(self.charge_point_id, **_snake_case_keys(payload))
-        reply = snake_to_camel_case(remove_nones(serialize_as_dict(result)))
+        result = handler(self.charge_point_id, **wire.snake_case_keys(payload))
+        reply = wire.payload(result)
         if call.action == Action.boot_notification:
             self.accepted = reply.get("status") == "Accepted"
         try:
@@ -125,17 +123,3 @@ class CallDispatcher:
         system_log.warning("frame_dropped", f"frame dropped: {reason}", charge_point_id=self.charge_point_id,
                            details={"frame": system_log.truncate(frame)})
 
-
-@functools.cache
-def _snake_case(key: str) -> str:
-    return next(iter(camel_to_snake_case({key: None})))
-
-
-def _snake_case_keys(data):
-    # The `ocpp` package's own conversion (camel_to_snake_case), with the key conversion cached: its
-    # regular expressions cost more than everything else on the path of a small message.
-    if isinstance(data, dict):
-        return {_snake_case(key): _snake_case_keys(value) for key, value in data.items()}
-    if isinstance(data, list):
-        return [_snake_case_keys(item) for item in data]
-    return data

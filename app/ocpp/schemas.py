@@ -25,6 +25,7 @@ from ocpp.exceptions import (FormationViolationError, OccurenceConstraintViolati
                              PropertyConstraintViolationError, TypeConstraintViolationError)
 from ocpp.v16.enums import Action
 
+from app.ocpp.datatypes import INT32_MAX, INT32_MIN
 from app.timeutil import isoformat, parse_timestamp
 
 SCHEMA_DIR = Path(ocpp.__file__).parent / "v16" / "schemas"
@@ -66,9 +67,6 @@ def request_schema(action: str) -> str:
 
 def response_schema(action: str) -> str:
     return action + "Response"
-
-
-INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
 
 
 @functools.cache

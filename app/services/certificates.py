@@ -17,12 +17,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from flask import current_app
-from ocpp.v16.enums import (Action, CertificateStatus, DeleteCertificateStatus, GenericStatus,
-                            GetInstalledCertificateStatus)
+from ocpp.v16 import call
+from ocpp.v16.enums import CertificateStatus, DeleteCertificateStatus, GenericStatus, GetInstalledCertificateStatus
 from sqlalchemy import delete, func, select
 
 from app.extensions import db
 from app.models import CertificateSigningRequest, InstalledCertificate
+from app.ocpp import wire
 from app.ocpp.failures import CommandFailed, NotConnected
 from app.services import charge_points, commands, system_log
 from app.services.commands import CommandOutcome
@@ -99,9 +100,9 @@ def install(charge_point_id: str, certificate_type: str, pem: str) -> CommandOut
     """InstallCertificate; where Accepted, the certificate joins the charge point's inventory."""
     charge_points.require(charge_point_id)
     hashes_, certificate = hash_data(pem), _first_pem(pem)
-    outcome = commands.send(charge_point_id, Action.install_certificate,
-                            {"certificateType": certificate_type, "certificate": certificate})
-    if outcome.reply["status"] == CertificateStatus.accepted:
+    outcome = commands.send(charge_point_id, call.InstallCertificate(certificate_type=certificate_type,
+                                                                     certificate=certificate))
+    if outcome.status == CertificateStatus.accepted:
         db.session.execute(delete(InstalledCertificate).where(*_matching(charge_point_id, hashes_)))
         entry = _entry(charge_point_id, certificate_type, hashes_, certificate)
         db.session.add(entry)
@@ -114,9 +115,8 @@ def refresh(charge_point_id: str, certificate_type: str) -> CommandOutcome:
     """GetInstalledCertificateIds; the inventory of that type becomes what the charge point reports
     (keeping the PEM of those the central system installed)."""
     charge_points.require(charge_point_id)
-    outcome = commands.send(charge_point_id, Action.get_installed_certificate_ids,
-                            {"certificateType": certificate_type})
-    status = outcome.reply["status"]
+    outcome = commands.send(charge_point_id, call.GetInstalledCertificateIds(certificate_type=certificate_type))
+    status = outcome.status
     if status in (GetInstalledCertificateStatus.accepted, GetInstalledCertificateStatus.not_found):
         reported = outcome.reply.get("certificateHashData", []) \
             if status == GetInstalledCertificateStatus.accepted else []
@@ -157,8 +157,9 @@ def delete_certificate(charge_point_id: str, certificate_id: int | None = None, 
         certificate_hash_data = as_hash_data(entry)
     elif pem is not None:
         certificate_hash_data = hash_data(pem)
-    outcome = commands.send(charge_point_id, Action.delete_certificate, {"certificateHashData": certificate_hash_data})
-    if outcome.reply["status"] in (DeleteCertificateStatus.accepted, DeleteCertificateStatus.not_found):
+    outcome = commands.send(charge_point_id, call.DeleteCertificate(
+        certificate_hash_data=wire.snake_case_keys(certificate_hash_data)))
+    if outcome.status in (DeleteCertificateStatus.accepted, DeleteCertificateStatus.not_found):
         db.session.execute(delete(InstalledCertificate).where(*_matching(charge_point_id, certificate_hash_data)))
         db.session.commit()
     outcome.subject = certificate_hash_data
@@ -282,13 +283,13 @@ def certificate_signed(charge_point_id: str, certificate_chain: str, csr_id: int
         if request is None or request.charge_point_id != charge_point_id:
             raise NotFound(f"no certificate signing request {csr_id} of {charge_point_id}", {"csrId": csr_id})
     try:
-        outcome = commands.send(charge_point_id, Action.certificate_signed, {"certificateChain": certificate_chain})
+        outcome = commands.send(charge_point_id, call.CertificateSigned(certificate_chain=certificate_chain))
     except NotConnected:
         raise
     except CommandFailed as failure:
         _answered(csr_id, FAILED, str(failure)[:255], certificate_chain)
         raise
-    _answered(csr_id, outcome.reply["status"], None, certificate_chain)
+    _answered(csr_id, outcome.status, None, certificate_chain)
     return outcome
 
 

@@ -10,23 +10,15 @@ from app.database import prepared
 from app.extensions import db
 from app.group_commit import commit_together
 from app.models import ChargePoint, Transaction
-from app.services import connectors, security, system_log
+from app.ocpp import datatypes
+from app.services import connectors, lookups, security, system_log
 from app.services.connections import connections
-from app.services.errors import Conflict, NotFound
-
-
-MAX_ID_LENGTH = 48  # CiString48, the identity of OCPP 1.6 and its Security Whitepaper
+from app.services.errors import Conflict
 
 
 def id_problem(charge_point_id: str) -> str | None:
-    """Why this id cannot name a charge point, or None when it can."""
-    if not charge_point_id:
-        return "the charge point id is empty"
-    if len(charge_point_id) > MAX_ID_LENGTH:
-        return f"the charge point id is longer than {MAX_ID_LENGTH} characters"
-    if not (charge_point_id.isascii() and charge_point_id.isprintable()):
-        return "the charge point id must be printable ASCII"
-    return None
+    """Why this id cannot name a charge point, or None when it can (the rule: datatypes)."""
+    return datatypes.charge_point_id_problem(charge_point_id)
 
 
 @dataclass(frozen=True)
@@ -136,11 +128,7 @@ def validation_mode(charge_point: ChargePoint) -> str:
 
 def require(charge_point_id: str) -> ChargePoint:
     """The charge point; raises NotFound."""
-    charge_point = get(charge_point_id)
-    if charge_point is None:
-        raise NotFound(f"charge point {charge_point_id} is not known",
-                       {"chargePointId": charge_point_id})
-    return charge_point
+    return lookups.charge_point(charge_point_id)
 
 
 def count() -> int:

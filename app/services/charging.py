@@ -15,9 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.group_commit import commit_together
 from app.models import ChargePoint, MeterValue, Transaction
-from app.services import authorization, meter_values, reservations, system_log
+from app.services import authorization, lookups, meter_values, reservation_holds, system_log
 from app.services.authorization import IdTagVerdict
-from app.services.errors import Conflict, NotFound
+from app.services.errors import Conflict
 from app.timeutil import utcnow
 
 STOPPED_BY_CHARGE_POINT = "ChargePoint"
@@ -39,8 +39,8 @@ def start_transaction(charge_point_id: str, connector_id: int, id_tag: str, mete
         return existing, _verdict_given(existing)
     _close_superseded(charge_point_id, connector_id, timestamp, meter_start)
     verdict = authorization.verdict(id_tag)
-    if verdict.accepted and reservations.held_by_another(charge_point_id, connector_id, id_tag, verdict.parent_id_tag,
-                                                         reservation_id):
+    if verdict.accepted and reservation_holds.held_by_another(charge_point_id, connector_id, id_tag,
+                                                              verdict.parent_id_tag, reservation_id):
         system_log.warning("reservation_conflict", f"StartTransaction by {id_tag} on connector {connector_id}, "
                            "which is reserved for another idTag: answered Invalid", charge_point_id=charge_point_id)
         verdict = replace(verdict, status=AuthorizationStatus.invalid)
@@ -61,7 +61,8 @@ def start_transaction(charge_point_id: str, connector_id: int, id_tag: str, mete
                     f"transaction {transaction.id} started on connector {connector_id} by {id_tag} "
                     f"({verdict.status}), meterStart {meter_start} Wh", charge_point_id=charge_point_id)
     if verdict.accepted:
-        reservations.use(charge_point_id, connector_id, id_tag, verdict.parent_id_tag, reservation_id, transaction.id)
+        reservation_holds.use(charge_point_id, connector_id, id_tag, verdict.parent_id_tag, reservation_id,
+                              transaction.id)
     return transaction, verdict
 
 
@@ -228,7 +229,7 @@ def describe(transaction: Transaction, energy_wh: int) -> dict:
 def find_transactions(charge_point_id: str | None = None, is_complete: bool | None = None,
                       transaction_id: int | None = None, limit: int = 1000, offset: int = 0) -> list[dict]:
     """Transactions matching the filters, newest first."""
-    query = select(Transaction).order_by(Transaction.id.desc()).limit(limit).offset(offset)
+    query = select(Transaction).order_by(Transaction.id.desc())
     if charge_point_id is not None:
         query = query.where(Transaction.charge_point_id == charge_point_id)
     if is_complete is not None:
@@ -236,17 +237,13 @@ def find_transactions(charge_point_id: str | None = None, is_complete: bool | No
                             else Transaction.stop_timestamp.is_(None))
     if transaction_id is not None:
         query = query.where(Transaction.id == transaction_id)
-    transactions = db.session.scalars(query).all()
+    transactions = lookups.page(query, limit, offset)
     energy = energy_delivered_wh(transactions)
     return [describe(transaction, energy[transaction.id]) for transaction in transactions]
 
 
 def require(transaction_id: int) -> Transaction:
-    # Beyond 32 bits no transaction exists (and the database would refuse to compare the number).
-    transaction = db.session.get(Transaction, transaction_id) if -2**31 <= transaction_id < 2**31 else None
-    if transaction is None:
-        raise NotFound(f"transaction {transaction_id} is not known", {"transactionId": transaction_id})
-    return transaction
+    return lookups.require(Transaction, transaction_id, "transaction", "transactionId")
 
 
 def details(transaction_id: int) -> dict:

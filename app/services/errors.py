@@ -1,4 +1,7 @@
 """What the services refuse, in terms any interface can turn into its own answer (the API: app/errors.py)."""
+from datetime import datetime
+
+from app.timeutil import parse_timestamp
 
 
 class ServiceError(Exception):
@@ -18,3 +21,11 @@ class Conflict(ServiceError):
 
 class Invalid(ServiceError):
     """The request is malformed in a way only the service can tell (e.g. an OCPP payload's schema)."""
+
+
+def parsed_timestamp(field: str, value: str | None) -> datetime | None:
+    """A dateTime field of a request as an aware datetime (None stays None); raises Invalid naming the field."""
+    try:
+        return None if value is None else parse_timestamp(value)
+    except ValueError:
+        raise Invalid(f"{field} is not a date-time", {field: value}) from None

@@ -1,15 +1,16 @@
 """Firmware updates and diagnostics uploads as the charge point reports their progress."""
+from dataclasses import replace
 from datetime import datetime
 
+from ocpp.v16 import call
 from ocpp.v16.enums import Action
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 
 from app.extensions import db
 from app.models import FileTransferRequest, FileTransferStatusChange
-from app.ocpp.failures import NotConnected
 from app.services import charge_points, commands, system_log
 from app.services.commands import CommandOutcome
-from app.services.errors import Invalid
+from app.services.errors import parsed_timestamp
 from app.timeutil import isoformat
 
 FIRMWARE, DIAGNOSTICS, LOG = "firmware", "diagnostics", "log"
@@ -29,25 +30,28 @@ def record_status(charge_point_id: str, kind: str, status: str, at: datetime, re
 def update_firmware(charge_point_id: str, location: str, retrieve_date: datetime, retries: int | None = None,
                     retry_interval: int | None = None) -> CommandOutcome:
     """UpdateFirmware; its progress comes with FirmwareStatusNotification."""
-    payload = {"location": location, "retrieveDate": isoformat(retrieve_date), **_retrying(retries, retry_interval)}
-    outcome = commands.send(charge_point_id, Action.update_firmware, payload)
-    _keep(charge_point_id, FIRMWARE, location, retries, retry_interval, retrieve_date=retrieve_date)
-    return outcome
+    return send_update_firmware(charge_point_id, call.UpdateFirmware(
+        location=location, retrieve_date=isoformat(retrieve_date), retries=retries, retry_interval=retry_interval))
+
+
+@commands.recorded_by(Action.update_firmware)
+def send_update_firmware(charge_point_id: str, request: call.UpdateFirmware) -> CommandOutcome:
+    return _send(charge_point_id, FIRMWARE, request, request.location, retrieve_date=request.retrieve_date)
 
 
 def get_diagnostics(charge_point_id: str, location: str, start_time: datetime | None = None,
                     stop_time: datetime | None = None, retries: int | None = None,
                     retry_interval: int | None = None) -> CommandOutcome:
     """GetDiagnostics; the answer names the file the charge point will upload (when it has one)."""
-    payload = {"location": location, **_retrying(retries, retry_interval)}
-    if start_time is not None:
-        payload["startTime"] = isoformat(start_time)
-    if stop_time is not None:
-        payload["stopTime"] = isoformat(stop_time)
-    outcome = commands.send(charge_point_id, Action.get_diagnostics, payload)
-    _keep(charge_point_id, DIAGNOSTICS, location, retries, retry_interval, start_time=start_time, stop_time=stop_time,
-          file_name=outcome.reply.get("fileName"))
-    return outcome
+    return send_get_diagnostics(charge_point_id, call.GetDiagnostics(
+        location=location, retries=retries, retry_interval=retry_interval, start_time=isoformat(start_time),
+        stop_time=isoformat(stop_time)))
+
+
+@commands.recorded_by(Action.get_diagnostics)
+def send_get_diagnostics(charge_point_id: str, request: call.GetDiagnostics) -> CommandOutcome:
+    return _send(charge_point_id, DIAGNOSTICS, request, request.location, start_time=request.start_time,
+                 stop_time=request.stop_time)
 
 
 def get_log(charge_point_id: str, log_type: str, remote_location: str, oldest: datetime | None = None,
@@ -55,20 +59,17 @@ def get_log(charge_point_id: str, log_type: str, remote_location: str, oldest: d
             retry_interval: int | None = None) -> CommandOutcome:
     """GetLog (Security Whitepaper): the request is stored first, its id is the requestId, with which the
     charge point's LogStatusNotifications come back; the answer names the file it will upload."""
-    log = {"remoteLocation": remote_location}
-    if oldest is not None:
-        log["oldestTimestamp"] = isoformat(oldest)
-    if latest is not None:
-        log["latestTimestamp"] = isoformat(latest)
-    request = _numbered(charge_point_id, LOG, remote_location, retries, retry_interval, start_time=oldest,
-                        stop_time=latest)
-    outcome = _send_numbered(request, Action.get_log, {"logType": log_type, "requestId": request.id, "log": log,
-                                                       **_retrying(retries, retry_interval)})
-    if outcome.reply.get("filename"):
-        db.session.execute(update(FileTransferRequest).where(FileTransferRequest.id == outcome.subject)
-                           .values(file_name=outcome.reply["filename"]))
-        db.session.commit()
-    return outcome
+    return send_get_log(charge_point_id, call.GetLog(
+        log={"remote_location": remote_location, "oldest_timestamp": isoformat(oldest),
+             "latest_timestamp": isoformat(latest)},
+        log_type=log_type, request_id=0, retries=retries, retry_interval=retry_interval))
+
+
+@commands.recorded_by(Action.get_log)
+def send_get_log(charge_point_id: str, request: call.GetLog) -> CommandOutcome:
+    """GetLog numbered by its stored request (whatever requestId it had)."""
+    return _send(charge_point_id, LOG, request, request.log["remote_location"],
+                 start_time=request.log.get("oldest_timestamp"), stop_time=request.log.get("latest_timestamp"))
 
 
 def signed_update_firmware(charge_point_id: str, location: str, retrieve_date: datetime, signing_certificate: str,
@@ -76,45 +77,40 @@ def signed_update_firmware(charge_point_id: str, location: str, retrieve_date: d
                            retry_interval: int | None = None) -> CommandOutcome:
     """SignedUpdateFirmware (Security Whitepaper), numbered like GetLog; its progress comes with
     SignedFirmwareStatusNotification under that requestId."""
-    firmware = {"location": location, "retrieveDateTime": isoformat(retrieve_date),
-                "signingCertificate": signing_certificate, "signature": signature}
-    if install_date is not None:
-        firmware["installDateTime"] = isoformat(install_date)
-    request = _numbered(charge_point_id, FIRMWARE, location, retries, retry_interval, retrieve_date=retrieve_date)
-    return _send_numbered(request, Action.signed_update_firmware, {"requestId": request.id, "firmware": firmware,
-                                                                   **_retrying(retries, retry_interval)})
+    return send_signed_update_firmware(charge_point_id, call.SignedUpdateFirmware(
+        request_id=0, retries=retries, retry_interval=retry_interval,
+        firmware={"location": location, "retrieve_date_time": isoformat(retrieve_date),
+                  "install_date_time": isoformat(install_date), "signing_certificate": signing_certificate,
+                  "signature": signature}))
 
 
-def _numbered(charge_point_id: str, kind: str, location: str, retries, retry_interval, **details) -> FileTransferRequest:
-    charge_points.require(charge_point_id)
-    request = FileTransferRequest(charge_point_id=charge_point_id, kind=kind, location=location, retries=retries,
-                                  retry_interval=retry_interval, **details)
-    db.session.add(request)
-    db.session.commit()
-    return request
+@commands.recorded_by(Action.signed_update_firmware)
+def send_signed_update_firmware(charge_point_id: str, request: call.SignedUpdateFirmware) -> CommandOutcome:
+    """SignedUpdateFirmware numbered by its stored request (whatever requestId it had)."""
+    return _send(charge_point_id, FIRMWARE, request, request.firmware["location"],
+                 retrieve_date=request.firmware["retrieve_date_time"])
 
 
-def _send_numbered(request: FileTransferRequest, action: str, payload: dict) -> CommandOutcome:
-    """Send a request numbered by its stored row; one that could not be sent is not kept."""
-    request_id, charge_point_id = request.id, request.charge_point_id
-    try:
-        outcome = commands.send(charge_point_id, action, payload)
-    except (NotConnected, Invalid):
-        db.session.execute(delete(FileTransferRequest).where(FileTransferRequest.id == request_id))
-        db.session.commit()
-        raise
-    outcome.subject = request_id
+def _send(charge_point_id: str, kind: str, request, location: str, **times: str | None) -> CommandOutcome:
+    """Store the request (its id numbers a request that has a requestId), send it, keep the file name
+    answered; the one policy of commands.send_recorded for what a failure leaves."""
+    record = FileTransferRequest(charge_point_id=charge_point_id, kind=kind, location=location,
+                                 retries=request.retries, retry_interval=request.retry_interval,
+                                 **{field: parsed_timestamp(field, value) for field, value in times.items()})
+
+    def numbered(request_id: int):
+        return replace(request, request_id=request_id) if hasattr(request, "request_id") else request
+
+    def answered(request_id: int, outcome: CommandOutcome) -> None:
+        file_name = getattr(outcome.response, "file_name", None) or getattr(outcome.response, "filename", None)
+        if file_name:
+            db.session.execute(update(FileTransferRequest).where(FileTransferRequest.id == request_id)
+                               .values(file_name=file_name))
+            db.session.commit()
+
+    outcome = commands.send_recorded(charge_point_id, record, numbered, answered)
+    outcome.subject = outcome.subject.id
     return outcome
-
-
-def _retrying(retries: int | None, retry_interval: int | None) -> dict:
-    return {key: value for key, value in (("retries", retries), ("retryInterval", retry_interval)) if value is not None}
-
-
-def _keep(charge_point_id: str, kind: str, location: str, retries, retry_interval, **details) -> None:
-    db.session.add(FileTransferRequest(charge_point_id=charge_point_id, kind=kind, location=location, retries=retries,
-                                       retry_interval=retry_interval, **details))
-    db.session.commit()
 
 
 def history(charge_point_id: str) -> dict:

@@ -5,8 +5,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import IdTag
-from app.services import system_log
-from app.services.errors import NotFound
+from app.services import lookups, system_log
 
 
 def listing() -> list[IdTag]:
@@ -14,10 +13,7 @@ def listing() -> list[IdTag]:
 
 
 def require(id_tag: str) -> IdTag:
-    tag = db.session.get(IdTag, id_tag)
-    if tag is None:
-        raise NotFound(f"idTag {id_tag} is not known", {"idTag": id_tag})
-    return tag
+    return lookups.require(IdTag, id_tag, "idTag", "idTag")
 
 
 def save(id_tag: str, status: str, expiry_date: datetime | None, parent_id_tag: str | None) -> tuple[IdTag, bool]:

@@ -13,17 +13,18 @@ A list longer than its LocalAuthListMaxLength is refused before anything is sent
 """
 from flask import current_app
 from gevent.pool import Pool
+from ocpp.v16 import call
 from ocpp.v16.enums import Action, UpdateStatus, UpdateType
 from sqlalchemy import delete, select
 
 from app.extensions import db
 from app.models import IdTag, LocalListEntry
-from app.ocpp.failures import CommandFailed
+from app.ocpp.failures import CommandFailed, NotConnected
 from app.services import charge_points, commands, configuration, system_log
 from app.services.commands import CommandOutcome
 from app.services.connections import connections
 from app.services.errors import Conflict, ServiceError
-from app.timeutil import isoformat
+from app.timeutil import isoformat, parse_timestamp
 
 Entry = tuple[str, object, str | None]  # (status, expiryDate, parentIdTag)
 SYNC_SIDE_BY_SIDE = 20  # charge points synced at once by sync_connected
@@ -44,14 +45,20 @@ def held(charge_point_id: str) -> dict[str, Entry]:
 def _authorization_data(id_tag: str, entry: Entry | None) -> dict:
     """An AuthorizationData; without idTagInfo it removes the tag (in a Differential update)."""
     if entry is None:
-        return {"idTag": id_tag}
+        return {"id_tag": id_tag}
     status, expiry_date, parent_id_tag = entry
-    info = {"status": status}
-    if expiry_date is not None:
-        info["expiryDate"] = isoformat(expiry_date)
-    if parent_id_tag:
-        info["parentIdTag"] = parent_id_tag
-    return {"idTag": id_tag, "idTagInfo": info}
+    return {"id_tag": id_tag, "id_tag_info": {"status": status, "expiry_date": isoformat(expiry_date),
+                                              "parent_id_tag": parent_id_tag or None}}
+
+
+def _entries(request: call.SendLocalList) -> list[tuple[str, Entry | None]]:
+    """What a SendLocalList applies, by idTag (None: removed); the reverse of _authorization_data."""
+    def entry(info: dict | None) -> Entry | None:
+        if info is None:
+            return None
+        expiry_date = info.get("expiry_date")
+        return info["status"], parse_timestamp(expiry_date) if expiry_date else None, info.get("parent_id_tag")
+    return [(data["id_tag"], entry(data.get("id_tag_info"))) for data in request.local_authorization_list or []]
 
 
 def changes(before: dict[str, Entry], after: dict[str, Entry]) -> list[tuple[str, Entry | None]]:
@@ -83,18 +90,41 @@ def sync(charge_point_id: str, update_type: str | None = None) -> CommandOutcome
     for number, part in enumerate(messages):
         version = (version or 0) + 1
         kind = UpdateType.full if full and number == 0 else UpdateType.differential
-        outcome = commands.send(charge_point_id, Action.send_local_list, {
-            "listVersion": version, "updateType": kind,
-            "localAuthorizationList": [_authorization_data(tag, entry) for tag, entry in part]})
-        status = outcome.reply["status"]
-        if status == UpdateStatus.version_mismatch and kind == UpdateType.differential and number == 0:
+        outcome = send_local_list(charge_point_id, call.SendLocalList(
+            list_version=version, update_type=kind,
+            local_authorization_list=[_authorization_data(tag, entry) for tag, entry in part]))
+        if outcome.status == UpdateStatus.version_mismatch and kind == UpdateType.differential and number == 0:
             return sync(charge_point_id, UpdateType.full)
-        if status != UpdateStatus.accepted:
+        if outcome.status != UpdateStatus.accepted:
             break
-        _remember(charge_point_id, version, part, full=kind == UpdateType.full)
     progress = f", message {number + 1} of {len(messages)}" if len(messages) > 1 else ""
     outcome.message += f" ({'Full' if full else 'Differential'} update to version {version}, {len(updates)} entries{progress})"
     return outcome
+
+
+@commands.recorded_by(Action.send_local_list)
+def send_local_list(charge_point_id: str, request: call.SendLocalList) -> CommandOutcome:
+    """One SendLocalList; what an accepted one applied is remembered at once, with its version.
+
+    The recorded-command policy (commands.send_recorded) for a record that is the charge point's list:
+    not sent (not connected), nothing changes; sent but no valid answer, the charge point may or may
+    not hold the new version, so the version it holds becomes unknown and the next sync is Full."""
+    try:
+        outcome = commands.send(charge_point_id, request)
+    except NotConnected:
+        raise
+    except CommandFailed:
+        _version_unknown(charge_point_id)
+        raise
+    if outcome.status == UpdateStatus.accepted:
+        _remember(charge_point_id, request.list_version, _entries(request),
+                  full=request.update_type == UpdateType.full)
+    return outcome
+
+
+def _version_unknown(charge_point_id: str) -> None:
+    charge_points.require(charge_point_id).local_list_version = None
+    db.session.commit()
 
 
 def _check_capacity(charge_point_id: str, size: int) -> None:
@@ -119,13 +149,16 @@ def _remember(charge_point_id: str, version: int, part: list[tuple[str, Entry | 
 
 def get_version(charge_point_id: str) -> CommandOutcome:
     """Ask the charge point its list version; one that is not ours makes the next sync Full."""
-    charge_point = charge_points.require(charge_point_id)
-    ours = charge_point.local_list_version
-    outcome = commands.send(charge_point_id, Action.get_local_list_version, {})
-    reported = outcome.reply["listVersion"]
+    return get_local_list_version(charge_point_id, call.GetLocalListVersion())
+
+
+@commands.recorded_by(Action.get_local_list_version)
+def get_local_list_version(charge_point_id: str, request: call.GetLocalListVersion) -> CommandOutcome:
+    ours = charge_points.require(charge_point_id).local_list_version
+    outcome = commands.send(charge_point_id, request)
+    reported = outcome.response.list_version
     if reported != (ours or 0):
-        charge_points.require(charge_point_id).local_list_version = None
-        db.session.commit()
+        _version_unknown(charge_point_id)
         system_log.warning("local_list_version", f"the charge point holds local list version {reported}, the "
                            f"central system sent {ours}: the next sync is a Full update", charge_point_id=charge_point_id)
     return outcome

@@ -21,7 +21,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app.extensions import db
 from app.models import ChargePoint
 from app.ocpp.failures import CommandFailed
-from app.services import charge_points, commands, configuration, system_log
+from app.services import commands, configuration, lookups, system_log
 
 MIN_PASSWORD, MAX_PASSWORD = 16, 40  # the Security Whitepaper's AuthorizationKey length
 AUTHORIZATION_KEY = "AuthorizationKey"
@@ -116,12 +116,12 @@ def change_authorization_key(charge_point_id: str, password: str) -> "commands.C
         system_log.warning("charge_point_password", f"password unchanged: {failure}", charge_point_id=charge_point_id)
         failure.args = (f"{failure}; the password is unchanged",)
         raise
-    if outcome.reply["status"] not in configuration.CHANGED:
+    if outcome.status not in configuration.CHANGED:
         outcome.message += "; the password is unchanged"
         system_log.warning("charge_point_password", f"password unchanged: the charge point answered "
-                           f"{outcome.reply['status']}", charge_point_id=charge_point_id)
+                           f"{outcome.status}", charge_point_id=charge_point_id)
         return outcome
-    charge_point = charge_points.require(charge_point_id)
+    charge_point = lookups.charge_point(charge_point_id)
     previous = charge_point.password_hash
     set_password(charge_point, password)
     charge_point.previous_password_hash = previous

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import CertificateSigningRequest, SecurityEvent
-from app.services import charge_points, system_log
+from app.services import charge_points, lookups, system_log
 
 
 def record(charge_point_id: str, event_type: str, timestamp: datetime, tech_info: str | None) -> None:
@@ -18,14 +18,11 @@ def record(charge_point_id: str, event_type: str, timestamp: datetime, tech_info
 def events(charge_point_id: str, limit: int, offset: int) -> list[SecurityEvent]:
     """The charge point's security events, newest first; raises NotFound for an unknown charge point."""
     charge_points.require(charge_point_id)
-    return list(db.session.scalars(select(SecurityEvent).where(SecurityEvent.charge_point_id == charge_point_id)
-                                   .order_by(SecurityEvent.timestamp.desc(), SecurityEvent.id.desc())
-                                   .limit(limit).offset(offset)))
+    return lookups.page(select(SecurityEvent).where(SecurityEvent.charge_point_id == charge_point_id)
+                        .order_by(SecurityEvent.timestamp.desc(), SecurityEvent.id.desc()), limit, offset)
 
 
 def signing_requests(charge_point_id: str, limit: int, offset: int) -> list[CertificateSigningRequest]:
     """The CSRs the charge point sent with SignCertificate, newest first."""
     charge_points.require(charge_point_id)
-    return list(db.session.scalars(select(CertificateSigningRequest)
-                                   .where(CertificateSigningRequest.charge_point_id == charge_point_id)
-                                   .order_by(CertificateSigningRequest.id.desc()).limit(limit).offset(offset)))
+    return lookups.newest(CertificateSigningRequest, limit, offset, charge_point_id=charge_point_id)

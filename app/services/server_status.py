@@ -4,7 +4,7 @@ import time
 from flask import current_app
 from sqlalchemy import text
 
-from app import __version__
+from app.version import __version__
 from app.extensions import db
 from app.services import charge_points, charging
 from app.services.connections import connections

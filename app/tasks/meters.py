@@ -1,10 +1,10 @@
 """Meter value collection: charge points with a running transaction are asked for MeterValues."""
 from flask import current_app
-from ocpp.v16.enums import Action, MessageTrigger
+from ocpp.v16 import call
+from ocpp.v16.enums import MessageTrigger, TriggerMessageStatus
 
-from app.extensions import db
 from app.ocpp.failures import CommandFailed
-from app.services import charging
+from app.services import charging, commands
 from app.services.connections import connections
 from app.tasks import job
 
@@ -14,13 +14,11 @@ def collect_meter_values() -> dict:
     """TriggerMessage(MeterValues) to the connector of each running transaction whose charge point is
     connected, side by side; the answers arrive as ordinary MeterValues and are stored as such."""
     running = charging.running_connectors()
-    registry = connections()
-    connected = registry.connected_among(list({charge_point_id for charge_point_id, _ in running}))
-    calls = [(charge_point_id, Action.trigger_message,
-              {"requestedMessage": MessageTrigger.meter_values, "connectorId": connector_id})
+    connected = connections().connected_among(list({charge_point_id for charge_point_id, _ in running}))
+    calls = [(charge_point_id, call.TriggerMessage(requested_message=MessageTrigger.meter_values,
+                                                   connector_id=connector_id))
              for charge_point_id, connector_id in running if charge_point_id in connected]
-    db.session.close()  # no database connection is held while charge points answer
-    results = registry.call_many(calls, current_app.config["OCPP_COMMAND_TIMEOUT"])
-    accepted = sum(1 for result in results if not isinstance(result, CommandFailed) and result.get("status") == "Accepted")
+    results = commands.send_many(calls, current_app.config["OCPP_COMMAND_TIMEOUT"])
+    accepted = sum(1 for result in results if getattr(result, "status", None) == TriggerMessageStatus.accepted)
     failed = sum(1 for result in results if isinstance(result, CommandFailed))
     return {"asked": len(calls), "accepted": accepted, "refused": len(calls) - accepted - failed, "failed": failed}
