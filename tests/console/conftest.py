@@ -1,0 +1,75 @@
+"""The console in a real headless browser: Debian's chromium driven by Playwright (no browser download),
+against real servers on SQLite (events in the process) and PostgreSQL (events over Redis pub/sub)."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import running_server
+from tests.servers import ROOT, fresh_redis_url, require_backend
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARTEFACTS = ROOT / "test-artefacts" / "console"  # screenshots, gitignored
+API_KEY = "console-test-api-key-0123456789"
+PASSWORD = "correct horse battery"
+ACCOUNTS = {"ada": "admin", "otto": "operator", "vera": "viewer"}
+
+
+def create_account(server, name: str, role: str, password: str = PASSWORD) -> None:
+    result = subprocess.run([sys.executable, "-m", "flask", "user", "create", name, "--role", role,
+                             "--password", password], cwd=ROOT, env=server.environment, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def console_server(request, tmp_path_factory):
+    """A server with API keys (so that /api is closed to the console's cookie) and three accounts; the
+    PostgreSQL one carries its live events over Redis."""
+    require_backend(request.param)
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no chromium at {CHROMIUM}: apt-get install chromium (.ci/run does)")
+    settings = {"API_KEYS": API_KEY, "OCPP_COMMAND_TIMEOUT": 3}
+    if request.param == "postgres":
+        settings["REDIS_URL"] = fresh_redis_url()
+    with running_server(request.param, tmp_path_factory, **settings) as server:
+        for name, role in ACCOUNTS.items():
+            create_account(server, name, role)
+        yield server
+
+
+@pytest.fixture(scope="session")
+def artefacts() -> Path:
+    shutil.rmtree(ARTEFACTS, ignore_errors=True)
+    ARTEFACTS.mkdir(parents=True)
+    return ARTEFACTS
+
+
+@pytest.fixture
+async def browser():
+    from playwright.async_api import async_playwright
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture
+def sign_in(browser, console_server):
+    """sign_in(name) -> a page of a new browser context, signed in as that account."""
+    async def open_page(name: str):
+        context = await browser.new_context(base_url=console_server.api_url, viewport={"width": 1280, "height": 900})
+        page = await context.new_page()
+        page.set_default_timeout(10_000)
+        await page.goto("/sign-in")
+        await page.fill("input[name=name]", name)
+        await page.fill("input[name=password]", PASSWORD)
+        await page.click("button[type=submit]")
+        await page.wait_for_url(console_server.api_url + "/")
+        return page
+    return open_page
