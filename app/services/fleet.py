@@ -2,6 +2,7 @@
 lists of charge points, transactions and log lines. Set-based queries, one page at a time, so that a
 fleet of 20,000 charge points and 100,000 transactions stays quick."""
 from dataclasses import dataclass
+from time import monotonic
 from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import and_, distinct, func, or_, select
@@ -49,27 +50,35 @@ def totals() -> dict:
             "active_transactions": charging.count_running()}
 
 
-def energy_by_day(days: int = 30, today: date | None = None) -> list[dict]:
-    """kWh delivered per UTC day (by the transaction's start) over the last `days` days, oldest first;
-    finished transactions summed in the database, running ones up to their last register reading."""
-    today = today or utcnow().date()
+ENERGY_FIGURES_TTL = 30.0  # seconds an energy series is reused: live pages ask often, the sums move slowly
+_energy_figures: dict[tuple[int, date], tuple[float, list[dict]]] = {}
+
+
+def energy_by_day(days: int = 30) -> list[dict]:
+    """kWh delivered per UTC day by the transactions that completed, by the day they started, over the last
+    `days` days, oldest first; at most ENERGY_FIGURES_TTL seconds old, since every open overview asks
+    again at every event. Summed in the database: running transactions count once they stop (reading
+    thousands of their latest meter values would cost half a second)."""
+    key = (days, utcnow().date())
+    made_at, figures = _energy_figures.get(key, (0.0, None))
+    if figures is None or monotonic() - made_at > ENERGY_FIGURES_TTL:
+        figures = _sum_energy_by_day(days, key[1])
+        _energy_figures.clear()
+        _energy_figures[key] = (monotonic(), figures)
+    return figures
+
+
+def _sum_energy_by_day(days: int, today: date) -> list[dict]:
     first = today - timedelta(days=days - 1)
-    start = datetime.combine(first, time.min, tzinfo=timezone.utc)
     day = func.date(Transaction.start_timestamp)
-    finished = db.session.execute(
+    sums = db.session.execute(
         select(day, func.sum(Transaction.meter_stop - Transaction.meter_start), func.count())
-        .where(Transaction.start_timestamp >= start, Transaction.meter_stop.is_not(None)).group_by(day))
-    wh = {str(key)[:10]: [int(total or 0), count] for key, total, count in finished}
-    running = db.session.scalars(select(Transaction).where(Transaction.start_timestamp >= start,
-                                                           Transaction.meter_stop.is_(None))).all()
-    started_on = {transaction.id: transaction.start_timestamp.date().isoformat() for transaction in running}
-    for transaction_id, energy in charging.energy_delivered_wh(running).items():
-        totals = wh.setdefault(started_on[transaction_id], [0, 0])
-        totals[0] += energy
-        totals[1] += 1
-    days_shown = [(first + timedelta(days=n)).isoformat() for n in range(days)]
-    return [{"date": key, "energy_kwh": charging.kwh(wh.get(key, [0, 0])[0]), "transactions": wh.get(key, [0, 0])[1]}
-            for key in days_shown]
+        .where(Transaction.start_timestamp >= datetime.combine(first, time.min, tzinfo=timezone.utc),
+               Transaction.meter_stop.is_not(None)).group_by(day))
+    by_day = {str(key)[:10]: (int(wh or 0), count) for key, wh, count in sums}
+    shown = [(first + timedelta(days=n)).isoformat() for n in range(days)]
+    return [{"date": key, "energy_kwh": charging.kwh(by_day.get(key, (0, 0))[0]),
+             "transactions": by_day.get(key, (0, 0))[1]} for key in shown]
 
 
 def latest_warnings(limit: int = 8) -> list[SystemLog]:

@@ -135,6 +135,7 @@
             localTimes(region);
           }
         });
+        drawCharts();
       })
       .catch(function () {})
       .finally(function () { refreshing = false; });
