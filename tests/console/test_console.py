@@ -26,7 +26,9 @@ async def status(charge_point, connector_id, value):
 
 
 async def mark_page(page):
-    """A mark that a reload would erase: what follows happens without one."""
+    """A mark that a reload would erase: what follows happens without one. Waits for the page's event
+    stream first."""
+    await expect(page.locator("html[data-live=on]")).to_have_count(1)
     await page.evaluate("window.__notReloaded = true")
 
 
@@ -91,6 +93,7 @@ async def test_remote_start_chart_and_remote_stop(sign_in, console_server, artef
 
         await mark_page(page)
         await overview.goto("/")
+        await expect(overview.locator("html[data-live=on]")).to_have_count(1)
         running_before = int((await overview.locator("[data-total=active_transactions]").inner_text()).replace(",", ""))
         transaction_id = await charge_point.start_transaction(1, "CONSOLE-TAG", meter_start=1000)
         await status(charge_point, 1, "Charging")

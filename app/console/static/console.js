@@ -202,6 +202,8 @@
     source.onopen = function () {
       if (state) { state.className = "live-state on"; state.title = "Live updates: on"; }
       document.documentElement.dataset.live = "on";
+      // What happened between the page's rendering (or the stream's loss) and now came as no event.
+      if (refreshOn.length) scheduleRefresh();
     };
     source.onerror = function () {
       if (state) { state.className = "live-state off"; state.title = "Live updates: reconnecting"; }
