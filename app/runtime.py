@@ -10,6 +10,7 @@ from flask import Flask
 
 from app.ocpp.session import GOING_AWAY
 from app import events
+from app.extensions import db
 from app.services import api_keys, users
 from app.tasks import runner
 
@@ -35,7 +36,7 @@ def start_background(app: Flask, worker=None) -> None:
 
 def _startup_warnings(app: Flask) -> None:
     with app.app_context():
-        if users.count() == 0:
+        if _no_console_account():
             logger.warning("No console account yet: make the first with `.venv/bin/flask --app wsgi user create "
                            "NAME --role admin`, then sign in at http://%s:%s/", app.config["OCPP_HOST"],
                            app.config["PORT"] or app.config["OCPP_API_PORT"])
@@ -47,6 +48,14 @@ def _startup_warnings(app: Flask) -> None:
             logger.warning("THE API IS OPEN TO ANYONE WHO REACHES %s: no API key is configured. Set API_KEYS or "
                            "run `flask --app wsgi api-key create NAME`.", app.config["OCPP_HOST"])
             logger.warning("!" * 78)
+
+
+def _no_console_account() -> bool:
+    try:
+        return users.count() == 0
+    except Exception:  # the database is not there yet: its own checks say so
+        db.session.rollback()
+        return False
 
 
 def _shut_down_when_stopped(app: Flask, worker) -> None:

@@ -37,6 +37,8 @@ async def still_same_page(page) -> bool:
 
 
 async def test_sign_in_refused_with_a_wrong_password_then_accepted(browser, console_server):
+    # The server started on a database without accounts and said how to make the first.
+    assert "No console account yet: make the first with `.venv/bin/flask --app wsgi user create" in console_server.log()
     context = await browser.new_context(base_url=console_server.api_url)
     page = await context.new_page()
     await page.goto("/charge-points")
