@@ -12,6 +12,7 @@ from collections import defaultdict, deque
 from functools import wraps
 
 import logging
+from dataclasses import dataclass
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
@@ -78,7 +79,16 @@ def _fingerprint(user) -> str:
     return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
 
 
-def _signed_in_user():
+@dataclass(frozen=True)
+class Account:
+    """Who is signed in, read once per request: a plain value, which outlives the request's database
+    session (a command closes it while it waits for the charge point)."""
+    id: int
+    name: str
+    role: str
+
+
+def _signed_in_user() -> Account | None:
     user_id, fingerprint = session.get("user_id"), session.get("fingerprint")
     if not isinstance(user_id, int) or not isinstance(fingerprint, str):
         return None
@@ -86,7 +96,7 @@ def _signed_in_user():
     if user is None or not hmac.compare_digest(_fingerprint(user), fingerprint):
         session.pop("user_id", None)
         return None
-    return user
+    return Account(user.id, user.name, user.role)
 
 
 def csrf_token() -> str:

@@ -5,7 +5,8 @@ from typing import Callable
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from marshmallow import Schema
-from ocpp.v16.enums import AvailabilityType, ChargePointStatus, MessageTrigger, RegistrationStatus, ResetType, UpdateType
+from ocpp.v16.enums import (AvailabilityType, ChargePointStatus, ChargingProfileKindType, ChargingProfilePurposeType,
+                            ChargingRateUnitType, MessageTrigger, RegistrationStatus, ResetType, UpdateType)
 
 from app.console import bp, forms
 from app.console.auth import requires
@@ -15,8 +16,8 @@ from app.schemas import (CancelReservationBody, ChangeAvailabilityBody, ChangeCo
                          ChargePointRegistrationBody, ChargePointSettingsBody, ChargingProfileResultSchema,
                          ClearChargingProfileBody, CommandResultSchema, DataTransferBody, GetConfigurationBody,
                          GetDiagnosticsBody, PasswordBody, RemoteStartBody, RemoteStopBody, ReservationResultSchema,
-                         ReserveNowBody, ResetBody, SendLocalListBody, TriggerMessageBody, UnlockConnectorBody,
-                         UpdateFirmwareBody)
+                         ReserveNowBody, ResetBody, SendLocalListBody, SetChargingProfileBody, TriggerMessageBody,
+                         UnlockConnectorBody, UpdateFirmwareBody, ocpp_profile)
 from app.services import (charge_points, commands, configuration, file_transfers, id_tags, local_lists, logs, fleet,
                           reservations, smart_charging, users)
 from app.services.errors import ServiceError
@@ -32,6 +33,21 @@ class Command:
     schema: Schema
     run: Callable[[dict], object]
     result_schema: Schema = CommandResultSchema()
+    # For a nested body: the form's flat fields in the schema's shape (errors come back by field name).
+    shape: Callable[[dict, str], dict] | None = None
+
+
+def charging_profile_body(form, charge_point_id: str) -> dict:
+    """SetChargingProfile from a one-period form: a limit from now on (or for a duration)."""
+    period = {"startPeriod": 0, "limit": forms.number_or_text(form.get("limit"))}
+    schedule = {"chargingRateUnit": form.get("chargingRateUnit", ""), "chargingSchedulePeriod": [period]}
+    if form.get("duration", "").strip():
+        schedule["duration"] = forms.whole_number_or_text(form["duration"])
+    profile = {"stackLevel": forms.whole_number_or_text(form.get("stackLevel")),
+               "chargingProfilePurpose": form.get("chargingProfilePurpose", ""),
+               "chargingProfileKind": form.get("chargingProfileKind", ""), "chargingSchedule": schedule}
+    return {"chargePointId": charge_point_id, "connectorId": forms.whole_number_or_text(form.get("connectorId")),
+            "csChargingProfiles": profile}
 
 
 COMMANDS = {
@@ -63,6 +79,9 @@ COMMANDS = {
         ReservationResultSchema()),
     "cancel-reservation": Command("Cancel reservation", CancelReservationBody(), lambda b: reservations.cancel(
         b["charge_point_id"], b["reservation_id"]), ReservationResultSchema()),
+    "set-charging-profile": Command("Set charging profile", SetChargingProfileBody(), lambda b: smart_charging.set_profile(
+        b["charge_point_id"], b["connector_id"], ocpp_profile(b["cs_charging_profiles"])), ChargingProfileResultSchema(),
+        shape=charging_profile_body),
     "clear-charging-profile": Command("Clear charging profile", ClearChargingProfileBody(),
                                       lambda b: smart_charging.clear(b["charge_point_id"], b.get("id"),
                                                                      b.get("connector_id"),
@@ -77,6 +96,9 @@ COMMANDS = {
 }
 
 CHOICES = {
+    "purposes": [purpose.value for purpose in ChargingProfilePurposeType],
+    "kinds": [kind.value for kind in ChargingProfileKindType],
+    "rate_units": [unit.value for unit in ChargingRateUnitType],
     "reset_types": [kind.value for kind in ResetType],
     "availability_types": [kind.value for kind in AvailabilityType],
     "messages": [message.value for message in MessageTrigger],
@@ -131,7 +153,10 @@ def send_command(charge_point_id, name):
     if command is None:
         abort(404)
     charge_points.require(charge_point_id)
-    body, errors = forms.load(command.schema, request.form, chargePointId=charge_point_id)
+    if command.shape is not None:
+        body, errors = forms.load_nested(command.schema, command.shape(request.form, charge_point_id))
+    else:
+        body, errors = forms.load(command.schema, request.form, chargePointId=charge_point_id)
     if errors:
         return _render_page(charge_point_id, 400, form_errors={name: errors}, form_values={name: request.form})
     try:
@@ -141,6 +166,17 @@ def send_command(charge_point_id, name):
         body, status = failure_answer(failure)
         answer = {"status": status, "body": body}
     return _render_page(charge_point_id, answer={"command": command.label, **answer})
+
+
+@bp.post("/commands/<name>")
+@requires(users.OPERATOR)
+def send_command_to(name):
+    """The forms of the list pages (reservations, profiles, firmware): the charge point is a field; the
+    answer is that charge point's page, as from its own forms."""
+    charge_point_id = request.form.get("chargePointId", "").strip()
+    if not charge_point_id:
+        abort(400, description="Name the charge point (chargePointId).")
+    return send_command(charge_point_id=charge_point_id, name=name)
 
 
 @bp.post("/charge-points")

@@ -56,6 +56,37 @@ def load(schema: Schema, form, **given) -> tuple[dict | None, dict[str, list[str
         return None, _flat(error.messages)
 
 
+def load_nested(schema: Schema, data: dict) -> tuple[dict | None, dict[str, list[str]]]:
+    """For a form whose flat fields the view has put in the schema's nested shape: the errors come back
+    by the innermost field's name, the name of the form's field."""
+    try:
+        return schema.load(data), {}
+    except ValidationError as error:
+        return None, _by_leaf(error.messages)
+
+
+def whole_number_or_text(raw: str | None):
+    raw = (raw or "").strip()
+    return int(raw) if WHOLE_NUMBER.fullmatch(raw) else raw
+
+
+def number_or_text(raw: str | None):
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        return (raw or "").strip()
+
+
+def _by_leaf(messages, found=None) -> dict[str, list[str]]:
+    found = {} if found is None else found
+    for key, problems in (messages.items() if isinstance(messages, dict) else [("_schema", messages)]):
+        if isinstance(problems, dict):
+            _by_leaf(problems, found)
+        else:
+            found.setdefault(str(key), []).extend(map(str, problems if isinstance(problems, list) else [problems]))
+    return found
+
+
 def _flat(messages) -> dict[str, list[str]]:
     if not isinstance(messages, dict):
         return {"_schema": [str(messages)]}

@@ -269,3 +269,70 @@ async def test_every_page_renders_without_a_script_error(sign_in, console_server
         assert response.status == 200, path
         await expect(page.locator("h1")).to_be_visible()
     assert errors == []  # no script error, no CSP violation
+
+
+async def test_charging_profile_and_reservation_forms(sign_in, console_server):
+    page = await sign_in("otto")
+    async with connected(console_server) as charge_point:
+        await boot(charge_point)
+        await page.goto(f"/charge-points/{charge_point.id}")
+        form = page.locator("#command-set-charging-profile")
+        await form.locator("input[name=connectorId]").fill("1")
+        await form.locator("select[name=chargingProfilePurpose]").select_option("TxDefaultProfile")
+        await form.locator("input[name=stackLevel]").fill("2")
+        await form.locator("input[name=limit]").fill("lots")
+        await form.locator("button[type=submit]").click()
+        form = page.locator("#command-set-charging-profile")
+        await expect(form.locator("label:has(input[name=limit]) [data-field-error=limit]")).to_have_text(
+            "Not a valid number.")
+        assert charge_point.received == []
+        await form.locator("input[name=limit]").fill("16")
+        await form.locator("button[type=submit]").click()
+        await expect(page.locator("#command-answer pre")).to_contain_text('"status": "Accepted"')
+        action, payload = charge_point.received[-1]
+        assert action == "SetChargingProfile" and payload["connector_id"] == 1
+        assert payload["cs_charging_profiles"]["charging_schedule"]["charging_schedule_period"] == [
+            {"start_period": 0, "limit": 16.0}]
+
+        await page.goto("/reservations")
+        await page.click("summary:has-text('Reserve now')")
+        await page.fill("form[action$='/commands/reserve-now'] input[name=chargePointId]", charge_point.id)
+        await page.fill("form[action$='/commands/reserve-now'] input[name=connectorId]", "1")
+        await page.fill("form[action$='/commands/reserve-now'] input[name=idTag]", "RESERVER")
+        await page.fill("form[action$='/commands/reserve-now'] input[name=expiryDate]", "2099-01-01T10:30")
+        await page.click("form[action$='/commands/reserve-now'] button[type=submit]")
+        await expect(page.locator("#command-answer pre")).to_contain_text('"status": "Accepted"')
+        action, payload = charge_point.received[-1]
+        offset = await page.evaluate("new Date(2099, 0, 1, 10, 30).getTimezoneOffset()")
+        assert action == "ReserveNow" and payload["id_tag"] == "RESERVER"
+        assert payload["expiry_date"].startswith("2099-01-01T") and offset is not None  # the browser's zone, sent as UTC
+        await page.goto(f"/reservations?chargePointId={charge_point.id}")
+        await expect(page.locator("table.list tbody tr")).to_have_count(1)
+        await page.goto(f"/charging-profiles?chargePointId={charge_point.id}")
+        await expect(page.locator("table.list tbody tr")).to_contain_text("Accepted")
+
+
+async def test_id_tags_and_the_live_system_log(sign_in, console_server):
+    page = await sign_in("otto")
+    tail = await sign_in("vera")
+    tag = new_id("T")[:20]
+    await tail.goto("/logs?event=id_tag_saved")
+    await mark_page(tail)
+    await page.goto("/id-tags")
+    form = page.locator("#id-tag-form")
+    await form.locator("input[name=idTag]").fill(tag + "-much-too-long-for-ocpp")
+    await form.locator("button[type=submit]").click()
+    await expect(page.locator("#id-tag-form [data-field-error=idTag]")).to_have_text("Length must be between 1 and 20.")
+    await page.locator("#id-tag-form input[name=idTag]").fill(tag)
+    await page.locator("#id-tag-form button[type=submit]").click()
+    await expect(page.locator("p.notice")).to_contain_text(f"idTag {tag} created")
+    await expect(tail.locator("[data-log-tail] li").first).to_contain_text(f"idTag {tag} created")
+    assert await still_same_page(tail)
+    row = page.locator("tr", has=page.locator(f"code:text-is('{tag}')"))
+    await row.locator("button:has-text('Block')").click()
+    row = page.locator("tr", has=page.locator(f"code:text-is('{tag}')"))
+    await expect(row.locator(".badge")).to_have_text("Blocked")
+    await row.locator("button:has-text('Delete')").click()
+    await expect(page.locator(f"code:text-is('{tag}')")).to_have_count(0)
+    await tail.goto("/logs?event=console_action")
+    await expect(tail.locator("[data-log-tail] li").first).to_contain_text("otto (operator): POST")
