@@ -58,6 +58,8 @@ def require_sign_in():
     g.user = _signed_in_user()
     if request.method == "POST":
         _check_csrf()
+        if any("\x00" in value for value in request.form.values()):
+            abort(400, description="A field holds a NUL character.")
     if g.user is None and request.endpoint not in OPEN_ENDPOINTS:
         if request.method == "GET" and request.endpoint != "console.live":
             return redirect(url_for("console.sign_in", next=request.full_path.rstrip("?")))

@@ -3,6 +3,7 @@ transaction's chart, and the refusals (role, bad value, missing CSRF token, /api
 import csv
 import io
 import re
+from urllib.parse import quote
 
 from ocpp.v16 import call
 from playwright.async_api import expect
@@ -336,3 +337,49 @@ async def test_id_tags_and_the_live_system_log(sign_in, console_server):
     await expect(page.locator(f"code:text-is('{tag}')")).to_have_count(0)
     await tail.goto("/logs?event=console_action")
     await expect(tail.locator("[data-log-tail] li").first).to_contain_text("otto (operator): POST")
+
+
+HOSTILE = ["", "-1", "99999999999999999999", "NaN", "<script>x</script>", "ü" * 600, "\x00", "2026-13-45T99:99"]
+
+
+async def test_nothing_typed_gives_a_server_error(sign_in, console_server):
+    page = await sign_in("ada")
+    async with connected(console_server) as charge_point:
+        await boot(charge_point)
+        charge_point.silent.update({"Reset", "ClearCache"})  # answers are beside the point; keep it quick
+        await page.goto(f"/charge-points/{charge_point.id}")
+        token = await page.locator("input[name=csrf_token]").first.input_value()
+        fields = ["idTag", "connectorId", "transactionId", "type", "requestedMessage", "keys", "key", "value",
+                  "vendorId", "messageId", "data", "updateType", "expiryDate", "reservationId", "id", "location",
+                  "retrieveDate", "limit", "stackLevel", "duration", "chargingRateUnit", "chargingProfilePurpose",
+                  "chargingProfileKind", "tzOffset"]
+        names = await page.eval_on_selector_all("form.command", "forms => forms.map(f => f.getAttribute('id').replace('command-', ''))")
+        statuses = {}
+        for name in names:
+            if name in ("reset", "clear-cache"):
+                continue
+            for value in HOSTILE:
+                response = await page.request.post(f"/charge-points/{charge_point.id}/commands/{name}",
+                                                   form={"csrf_token": token, **{field: value for field in fields}})
+                statuses[(name, value)] = response.status
+        for path, form in [("/id-tags", {"idTag": "", "status": "", "expiryDate": "", "parentIdTag": ""}),
+                           ("/local-lists/sync", {"chargePointId": "", "updateType": ""}),
+                           ("/charge-points", {"id": "", "registrationStatus": "", "securityProfile": "", "password": ""}),
+                           (f"/charge-points/{charge_point.id}/settings", {"securityProfile": "", "validationMode": ""}),
+                           ("/transactions/1/close", {"finalEnergy": "", "reason": "", "confirm": ""}),
+                           ("/accounts", {"name": "", "role": "", "password": ""})]:
+            for value in HOSTILE:
+                response = await page.request.post(path, form={"csrf_token": token, **{key: value for key in form}})
+                statuses[(path, value)] = response.status
+        for path in ["/charge-points?q={v}&status={v}&connection={v}&offset={v}", "/transactions?chargePointId={v}"
+                     "&idTag={v}&since={v}&until={v}&state={v}&offset={v}", "/logs?level={v}&since={v}&until={v}&event={v}",
+                     "/transactions.csv?since={v}", "/reports/energy.csv?startDate={v}&endDate={v}", "/id-tags/{v}",
+                     "/charge-points/{v}", "/transactions/{v}"]:
+            for value in HOSTILE:
+                if value == "\x00":
+                    continue  # refused before any lookup (tested with the API)
+                response = await page.request.get(path.format(v=quote(value, safe="")))
+                statuses[(path, value)] = response.status
+    server_errors = {key: status for key, status in statuses.items() if status >= 500 and status not in (502, 504)}
+    assert server_errors == {}
+    assert sum(1 for status in statuses.values() if status == 400) > 60  # the bad values were refused as such
