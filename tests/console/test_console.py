@@ -383,3 +383,36 @@ async def test_nothing_typed_gives_a_server_error(sign_in, console_server):
     server_errors = {key: status for key, status in statuses.items() if status >= 500 and status not in (502, 504)}
     assert server_errors == {}
     assert sum(1 for status in statuses.values() if status == 400) > 60  # the bad values were refused as such
+
+
+async def test_an_admin_registers_a_charge_point_and_makes_an_account(sign_in, console_server):
+    page = await sign_in("ada")
+    charge_point_id = new_id("REG")
+    await page.goto("/charge-points")
+    await page.click("summary:has-text('Register a charge point')")
+    await page.fill("#register-form input[name=id]", charge_point_id)
+    await page.fill("#register-form input[name=password]", "short")
+    await page.click("#register-form button[type=submit]")
+    await expect(page.locator("[data-field-error=password]")).to_have_text("Length must be between 16 and 40.")
+    await page.fill("#register-form input[name=id]", charge_point_id)
+    await page.fill("#register-form input[name=securityProfile]", "1")
+    await page.fill("#register-form input[name=password]", "a-password-of-24-letters")
+    await page.click("#register-form button[type=submit]")
+    await page.wait_for_url(re.compile(fr"/charge-points/{charge_point_id}$"))
+    await expect(page.locator("#cp-head")).to_contain_text("password set")
+    registered = console_server.database.rows("SELECT security_profile, password_hash FROM charge_points WHERE id = :id",
+                                              id=charge_point_id)
+    assert registered[0]["security_profile"] == 1 and registered[0]["password_hash"].startswith("scrypt:")
+
+    name = new_id("op")
+    await page.goto("/accounts")
+    await page.fill("#account-form input[name=name]", name)
+    await page.select_option("#account-form select[name=role]", "operator")
+    await page.fill("#account-form input[name=password]", "seven77")
+    await page.click("#account-form button[type=submit]")
+    await expect(page.locator("[data-field-error=password]")).to_have_text("at least 8 characters")
+    await page.fill("#account-form input[name=name]", name)
+    await page.fill("#account-form input[name=password]", "eight888")
+    await page.click("#account-form button[type=submit]")
+    await expect(page.locator("p.notice")).to_have_text(f"Account {name} created.")
+    assert console_server.database.scalar("SELECT role FROM users WHERE name = :name", name=name) == "operator"
