@@ -18,7 +18,7 @@ from app.schemas import (CancelReservationBody, ChangeAvailabilityBody, ChangeCo
                          GetDiagnosticsBody, PasswordBody, RemoteStartBody, RemoteStopBody, ReservationResultSchema,
                          ReserveNowBody, ResetBody, SendLocalListBody, SetChargingProfileBody, TriggerMessageBody,
                          UnlockConnectorBody, UpdateFirmwareBody, ocpp_profile)
-from app.services import (charge_points, commands, configuration, file_transfers, id_tags, local_lists, logs, fleet,
+from app.services import (charge_points, commands, configuration, file_transfers, fleet, local_lists, logs,
                           reservations, smart_charging, users)
 from app.services.errors import ServiceError
 from app.timeutil import utcnow
@@ -141,7 +141,7 @@ def _render_page(charge_point_id: str, status: int = 200, **panel):
         reservations=reservations.listing(charge_point_id, limit=10),
         profiles=smart_charging.listing(charge_point_id, limit=10),
         file_transfers=file_transfers.history(charge_point_id),
-        id_tags=[tag.id_tag for tag in id_tags.listing()[:500]],
+        id_tags=fleet.id_tag_names(),
         form_errors=panel.get("form_errors", {}), form_values=panel.get("form_values", {}),
         answer=panel.get("answer")), status
 

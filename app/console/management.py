@@ -12,20 +12,25 @@ from app.services.errors import ServiceError
 from app.timeutil import parse_timestamp
 
 ID_TAG_STATUSES = [str(status) for status in STORABLE_ID_TAG_STATUSES]
+ID_TAGS_PAGE = 100
+
+
+def _tags() -> fleet.Page:
+    return fleet.search_id_tags(request.args.get("q", "").strip()[:20], ID_TAGS_PAGE, _offset())
 
 
 # --- idTags ---
 
 @bp.get("/id-tags")
 def id_tag_list():
-    return render_template("id_tags.html", tags=id_tags.listing(), statuses=ID_TAG_STATUSES, form_errors={},
+    return render_template("id_tags.html", tags=_tags(), statuses=ID_TAG_STATUSES, form_errors={},
                            form_values={}, editing=None, sync=None)
 
 
 @bp.get("/id-tags/<id_tag>")
 def id_tag_page(id_tag):
     tag = id_tags.require(id_tag)
-    return render_template("id_tags.html", tags=id_tags.listing(), statuses=ID_TAG_STATUSES, form_errors={},
+    return render_template("id_tags.html", tags=_tags(), statuses=ID_TAG_STATUSES, form_errors={},
                            form_values={}, editing=tag, sync=None)
 
 
@@ -34,7 +39,7 @@ def id_tag_page(id_tag):
 def save_id_tag():
     body, errors = forms.load(IdTagBody(), request.form)
     if errors:
-        return render_template("id_tags.html", tags=id_tags.listing(), statuses=ID_TAG_STATUSES, form_errors=errors,
+        return render_template("id_tags.html", tags=_tags(), statuses=ID_TAG_STATUSES, form_errors=errors,
                                form_values=request.form, editing=None, sync=None), 400
     _, created = id_tags.save(body["id_tag"], body["status"], body["expiry_date"], body["parent_id_tag"])
     flash(f"idTag {body['id_tag']} {'created' if created else 'saved'}.")
@@ -63,7 +68,7 @@ def delete_id_tag(id_tag):
 def sync_local_lists():
     body, errors = forms.load(LocalListSyncBody(), request.form)
     if errors:
-        return render_template("id_tags.html", tags=id_tags.listing(), statuses=ID_TAG_STATUSES,
+        return render_template("id_tags.html", tags=_tags(), statuses=ID_TAG_STATUSES,
                                form_errors={"sync": errors}, form_values=request.form, editing=None, sync=None), 400
     if "charge_point_id" in body:
         try:
@@ -75,7 +80,7 @@ def sync_local_lists():
     results = [(charge_point_id, outcome.message if not isinstance(outcome, Exception)
                 else failure_answer(outcome)[0]["message"], not isinstance(outcome, Exception) and outcome.success)
                for charge_point_id, outcome in outcomes]
-    return render_template("id_tags.html", tags=id_tags.listing(), statuses=ID_TAG_STATUSES, form_errors={},
+    return render_template("id_tags.html", tags=_tags(), statuses=ID_TAG_STATUSES, form_errors={},
                            form_values={}, editing=None, sync=results)
 
 

@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from sqlalchemy import and_, distinct, func, or_, select
 
 from app.extensions import db
-from app.models import ChargePoint, Connector, FileTransferRequest, SystemLog, Transaction
+from app.models import ChargePoint, Connector, FileTransferRequest, IdTag, SystemLog, Transaction
 from app.services import charging, connectors
 from app.services.connections import connections
 from app.services.system_log import ERROR, WARNING
@@ -214,3 +214,17 @@ def file_transfer_requests(charge_point_id: str | None, limit: int = 100, offset
     if charge_point_id:
         query = query.where(FileTransferRequest.charge_point_id == charge_point_id)
     return list(db.session.scalars(query))
+
+
+def search_id_tags(text: str | None = None, limit: int = 100, offset: int = 0) -> Page:
+    """idTags containing `text`, by idTag, a page at a time."""
+    conditions = [func.lower(IdTag.id_tag).like(_like(text), escape="\\")] if text else []
+    total = db.session.scalar(select(func.count()).select_from(IdTag).where(*conditions))
+    rows = db.session.scalars(select(IdTag).where(*conditions).order_by(IdTag.id_tag).limit(limit).offset(offset)).all()
+    return Page(list(rows), total, limit, offset)
+
+
+def id_tag_names(limit: int = 500) -> list[str]:
+    """The first idTags accepted for charging, for a picker."""
+    return list(db.session.scalars(select(IdTag.id_tag).where(IdTag.status == "Accepted").order_by(IdTag.id_tag)
+                                   .limit(limit)))
