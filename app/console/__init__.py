@@ -6,7 +6,9 @@ from datetime import timedelta
 from flask import Blueprint, Flask, render_template
 from werkzeug.exceptions import HTTPException
 
-from app.services.errors import Invalid, NotFound
+from app.errors import failure_answer
+from app.ocpp.failures import CommandFailed
+from app.services.errors import NotFound, ServiceError
 
 bp = Blueprint("console", __name__, template_folder="templates", static_folder="static",
                static_url_path="/console-static")
@@ -61,6 +63,10 @@ def http_error(error):
     return render_template("error.html", title=error.name, message=error.description), error.code
 
 
-@bp.errorhandler(Invalid)
-def invalid(error):
-    return render_template("error.html", title="Not valid", message=error.message), 400
+@bp.errorhandler(ServiceError)
+@bp.errorhandler(CommandFailed)
+def refused(error):
+    """What a service refused, with the status the API would answer (a 409 conflict, a 400 ...)."""
+    body, status = failure_answer(error)
+    return render_template("error.html", title=body["error"].replace("_", " ").capitalize(),
+                           message=body["message"]), status
