@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 CHANNEL = "ocpp:console-events"
 QUEUE_SIZE = 1000       # events a page may lag behind; beyond, it misses some (its next reload catches up)
 LISTENERS_RECHECK = 1.0  # seconds between asking Redis whether any process has open pages
+PAUSE_AFTER_FAILURE = 5.0  # seconds without publishing after Redis failed: OCPP messages must not wait on it
 STATUS, CONNECTION, TRANSACTION, LOG = "status", "connection", "transaction", "log"
 
 
@@ -32,13 +33,21 @@ class EventHub:
         self._queues: set[Queue] = set()
         self._listener = None
         self._anyone_listening = (0.0, False)  # (when asked, answer): Redis is asked at most once a second
+        self._failed_at = -PAUSE_AFTER_FAILURE
 
     def publish(self, kind: str, data: dict) -> None:
         message = json.dumps({"kind": kind, "at": isoformat(utcnow()), **data}, default=str)
         if self._redis is None:
             self._deliver(message)
-        elif self._pages_open_anywhere():
-            self._redis.publish(CHANNEL, message)
+            return
+        if time.monotonic() - self._failed_at < PAUSE_AFTER_FAILURE:
+            return
+        try:
+            if self._pages_open_anywhere():
+                self._redis.publish(CHANNEL, message)
+        except (RedisError, OSError):
+            self._failed_at = time.monotonic()
+            raise
 
     def subscribe(self) -> Queue:
         """A queue of this process's events (JSON text; None when the server shuts down)."""
