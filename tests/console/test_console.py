@@ -416,3 +416,32 @@ async def test_an_admin_registers_a_charge_point_and_makes_an_account(sign_in, c
     await page.click("#account-form button[type=submit]")
     await expect(page.locator("p.notice")).to_have_text(f"Account {name} created.")
     assert console_server.database.scalar("SELECT role FROM users WHERE name = :name", name=name) == "operator"
+
+
+async def test_closing_a_transaction_needs_a_confirmation_and_the_energy_report_lists_it(sign_in, console_server):
+    page = await sign_in("otto")
+    async with connected(console_server) as charge_point:
+        await boot(charge_point)
+        transaction_id = await charge_point.start_transaction(1, "CLOSE-ME", meter_start=500)
+    await page.goto(f"/transactions/{transaction_id}")
+    await page.click("summary:has-text('Close this transaction')")
+    await page.fill("#close-form input[name=finalEnergy]", "2.5")
+    await page.click("#close-form button[type=submit]")
+    await expect(page.locator("[data-field-error=confirm]")).to_have_text("Tick the box to confirm.")
+    assert console_server.database.scalar("SELECT stop_timestamp FROM transactions WHERE id = :id",
+                                          id=transaction_id) is None
+    await page.check("#close-form input[name=confirm]")
+    await page.fill("#close-form input[name=finalEnergy]", "2.5")
+    await page.click("#close-form button[type=submit]")
+    await expect(page.locator("#transaction-state")).to_have_text("complete")
+    await expect(page.locator("#transaction-head")).to_contain_text("the central system")
+    row = console_server.database.rows("SELECT meter_stop, stopped_by FROM transactions WHERE id = :id",
+                                       id=transaction_id)[0]
+    assert (row["meter_stop"], row["stopped_by"]) == (3000, "CentralSystem")
+    today = await page.evaluate("new Date().toISOString().slice(0, 10)")
+    report = await page.request.get(f"/reports/energy.csv?startDate={today}&endDate={today}")
+    lines = list(csv.DictReader(io.StringIO(await report.text())))
+    mine = [line for line in lines if line["transactionId"] == str(transaction_id)]
+    assert len(mine) == 1 and mine[0]["energyDeliveredKWh"] == "2.5" and mine[0]["stoppedBy"] == "CentralSystem"
+    bad = await page.request.get(f"/reports/energy.csv?startDate={today}&endDate=2000-01-01")
+    assert bad.status == 400 and "endDate" in await bad.text()
