@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from tests.conftest import running_server
 from tests.servers import ROOT, fresh_redis_url, require_backend
@@ -62,8 +63,10 @@ def artefacts() -> Path:
     return ARTEFACTS
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def browser():
+    """One chromium for the whole run (each test gets contexts of its own): launching one per test would
+    cost a second each."""
     from playwright.async_api import async_playwright
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -73,11 +76,15 @@ async def browser():
             await launched.close()
 
 
-@pytest.fixture
-def sign_in(browser, console_server):
-    """sign_in(name) -> a page of a new browser context, signed in as that account."""
+@pytest_asyncio.fixture(loop_scope="session")
+async def sign_in(browser, console_server):
+    """sign_in(name) -> a page of a new browser context, signed in as that account; the contexts are
+    closed after the test."""
+    contexts = []
+
     async def open_page(name: str):
         context = await browser.new_context(base_url=console_server.api_url, viewport={"width": 1280, "height": 900})
+        contexts.append(context)
         page = await context.new_page()
         page.set_default_timeout(10_000)
         await page.goto("/sign-in")
@@ -86,4 +93,6 @@ def sign_in(browser, console_server):
         await page.click("button[type=submit]")
         await page.wait_for_url(console_server.api_url + "/")
         return page
-    return open_page
+    yield open_page
+    for context in contexts:
+        await context.close()

@@ -5,6 +5,7 @@ import io
 import re
 from urllib.parse import quote
 
+import pytest
 from ocpp.v16 import call
 from playwright.async_api import expect
 
@@ -12,6 +13,8 @@ from tests.charge_points import connected, eventually, new_id, timestamp
 from tests.console.conftest import API_KEY, PASSWORD
 
 expect.set_options(timeout=10_000)
+# One event loop for the module: the browser (a session fixture) lives in it.
+pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 async def boot(charge_point, connectors=(1,), status="Available"):
@@ -54,6 +57,7 @@ async def test_sign_in_refused_with_a_wrong_password_then_accepted(browser, cons
     await expect(page.locator("h1")).to_have_text("Charge points")
     cookie = next(c for c in await context.cookies() if c["name"] == "ocpp_console")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    await context.close()
 
 
 async def test_a_charge_point_connects_and_starts_charging_live(sign_in, console_server, artefacts):
@@ -254,6 +258,7 @@ async def test_sign_in_attempts_are_limited(browser, console_server):
         statuses.append((await answered.value).status)
     assert statuses == [401] * 5 + [429]
     await expect(page.locator("#sign-in-error")).to_contain_text("Too many failed attempts")
+    await context.close()
 
 
 PAGES = ["/", "/charge-points", "/transactions", "/id-tags", "/reservations", "/charging-profiles",
