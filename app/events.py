@@ -36,15 +36,15 @@ class EventHub:
         self._failed_at = -PAUSE_AFTER_FAILURE
 
     def publish(self, kind: str, data: dict) -> None:
-        message = json.dumps({"kind": kind, "at": isoformat(utcnow()), **data}, default=str)
         if self._redis is None:
-            self._deliver(message)
+            if self._queues:
+                self._deliver(_message(kind, data))
             return
         if time.monotonic() - self._failed_at < PAUSE_AFTER_FAILURE:
             return
         try:
             if self._pages_open_anywhere():
-                self._redis.publish(CHANNEL, message)
+                self._redis.publish(CHANNEL, _message(kind, data))
         except (RedisError, OSError):
             self._failed_at = time.monotonic()
             raise
@@ -93,6 +93,10 @@ class EventHub:
             except (RedisError, OSError) as error:
                 logger.warning("console events: Redis pub/sub failed (%s); subscribing again", error)
                 gevent.sleep(1)
+
+
+def _message(kind: str, data: dict) -> str:
+    return json.dumps({"kind": kind, "at": isoformat(utcnow()), **data}, default=str)
 
 
 def init_app(app: Flask) -> None:
