@@ -11,6 +11,7 @@ from playwright.async_api import expect
 
 from tests.charge_points import connected, eventually, new_id, timestamp
 from tests.console.conftest import API_KEY, PASSWORD
+from tests.servers import start_server
 
 expect.set_options(timeout=10_000)
 # One event loop for the module: the browser (a session fixture) lives in it.
@@ -450,3 +451,29 @@ async def test_closing_a_transaction_needs_a_confirmation_and_the_energy_report_
     assert len(mine) == 1 and mine[0]["energyDeliveredKWh"] == "2.5" and mine[0]["stoppedBy"] == "CentralSystem"
     bad = await page.request.get(f"/reports/energy.csv?startDate={today}&endDate=2000-01-01")
     assert bad.status == 400 and "endDate" in await bad.text()
+
+
+@pytest.mark.parametrize("console_server", ["postgres"], indirect=True)
+async def test_a_page_sees_a_charge_point_held_by_another_server(sign_in, console_server, tmp_path):
+    """Two servers on one database and one Redis, as two hosts behind a load balancer: the page is served
+    by one, the charge point connects to the other, and the events reach the page over Redis."""
+    settings = {key: console_server.environment[key] for key in ("REDIS_URL", "API_KEYS", "BACKGROUND_JOBS")}
+    other = start_server(console_server.database, tmp_path, **settings)
+    try:
+        page = await sign_in("otto")
+        charge_point_id = new_id("ELSEWHERE")
+        await page.goto(f"/charge-points?q={charge_point_id}")
+        await mark_page(page)
+        async with connected(other, charge_point_id) as charge_point:
+            await boot(charge_point)
+            row = page.locator(f"[data-charge-point-row='{charge_point_id}']")
+            await expect(row.locator(f"[data-connection='{charge_point_id}']")).to_have_text("connected")
+            await status(charge_point, 1, "Charging")
+            await expect(row.locator(f"[data-connector='{charge_point_id}/1']")).to_contain_text("Charging")
+            assert await still_same_page(page)
+            await page.goto(f"/charge-points/{charge_point_id}")  # a command from this server reaches it there
+            await page.locator("#command-clear-cache button[type=submit]").click()
+            await expect(page.locator("#command-answer pre")).to_contain_text('"status": "Accepted"')
+            assert charge_point.received == [("ClearCache", {})]
+    finally:
+        other.stop()
