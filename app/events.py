@@ -118,6 +118,12 @@ def publish(kind: str, **data) -> None:
         logger.debug("console event %s not published: %s", kind, error)
 
 
+def publish_transaction(transaction, running: bool = True) -> None:
+    """A transaction started (running) or stopped."""
+    publish(TRANSACTION, charge_point_id=transaction.charge_point_id, connector_id=transaction.connector_id,
+            transaction_id=transaction.id, running=running)
+
+
 def close_streams(app: Flask) -> None:
     """End every open event stream (at shutdown: they would hold the worker up to its graceful timeout)."""
     hub_of_app = app.extensions.get("console_events")

@@ -61,8 +61,7 @@ def start_transaction(charge_point_id: str, connector_id: int, id_tag: str, mete
     system_log.info("transaction_started",
                     f"transaction {transaction.id} started on connector {connector_id} by {id_tag} "
                     f"({verdict.status}), meterStart {meter_start} Wh", charge_point_id=charge_point_id)
-    events.publish(events.TRANSACTION, charge_point_id=charge_point_id, connector_id=connector_id,
-                   transaction_id=transaction.id, running=True)
+    events.publish_transaction(transaction)
     if verdict.accepted:
         reservations.use(charge_point_id, connector_id, id_tag, verdict.parent_id_tag, reservation_id, transaction.id)
     return transaction, verdict
@@ -111,8 +110,7 @@ def close_by_central_system(transaction: Transaction, at: datetime, reason: str,
         .values(stop_timestamp=at, meter_stop=meter_stop, stop_reason=reason,
                 stopped_by=STOPPED_BY_CENTRAL_SYSTEM, updated_at=utcnow()))
     if result.rowcount == 1:  # pages ask again after a moment, by when the caller has committed
-        events.publish(events.TRANSACTION, charge_point_id=transaction.charge_point_id,
-                       connector_id=transaction.connector_id, transaction_id=transaction.id, running=False)
+        events.publish_transaction(transaction, running=False)
     return result.rowcount == 1
 
 
@@ -144,8 +142,7 @@ def _record_stop(transaction: Transaction, meter_stop: int, timestamp: datetime,
     transaction.stopped_by = STOPPED_BY_CHARGE_POINT
     meter_values.store(transaction.charge_point_id, transaction.connector_id, transaction.id, transaction_data)
     db.session.commit()
-    events.publish(events.TRANSACTION, charge_point_id=transaction.charge_point_id,
-                   connector_id=transaction.connector_id, transaction_id=transaction.id, running=False)
+    events.publish_transaction(transaction, running=False)
     energy = meter_stop - transaction.meter_start
     if correcting:
         system_log.info("transaction_corrected",
