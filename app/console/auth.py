@@ -48,6 +48,11 @@ class ConsoleSessionInterface(SecureCookieSessionInterface):
                 logger.warning("the console's session key could not be read from the database", exc_info=True)
         return super().open_session(app, request)
 
+    def get_cookie_secure(self, app) -> bool:
+        # Under OCPP_USE_TLS, and wherever the request came over TLS (a proxy's X-Forwarded-Proto, trusted
+        # with FORWARDED_ALLOW_IPS as on Heroku): the cookie never travels in clear after that.
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
+
 
 def _sessionless(request) -> bool:
     return request.path.startswith("/api/") or "HTTP_UPGRADE" in request.environ

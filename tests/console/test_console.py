@@ -5,6 +5,7 @@ import io
 import re
 from urllib.parse import quote
 
+import httpx
 import pytest
 from ocpp.v16 import call
 from playwright.async_api import expect
@@ -57,8 +58,15 @@ async def test_sign_in_refused_with_a_wrong_password_then_accepted(browser, cons
     await page.wait_for_url(re.compile(r"/charge-points$"))
     await expect(page.locator("h1")).to_have_text("Charge points")
     cookie = next(c for c in await context.cookies() if c["name"] == "ocpp_console")
-    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and not cookie["secure"]
     await context.close()
+    # Behind a TLS proxy (its X-Forwarded-Proto trusted, as gunicorn trusts 127.0.0.1) the cookie is Secure.
+    async with httpx.AsyncClient(base_url=console_server.api_url) as client:
+        plain = await client.get("/sign-in")
+        client.cookies.clear()
+        proxied = await client.get("/sign-in", headers={"X-Forwarded-Proto": "https"})
+    assert "secure" not in plain.headers["set-cookie"].lower()
+    assert "; secure" in proxied.headers["set-cookie"].lower()
 
 
 async def test_a_charge_point_connects_and_starts_charging_live(sign_in, console_server, artefacts):
