@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test bench install install-dev migration lock clean
+.PHONY: run test bench bench-console install install-dev migration lock clean
 
 run: $(VENV)/.installed  ## create the virtualenv, install, apply migrations, serve
 	$(BIN)/flask db upgrade
@@ -15,6 +15,9 @@ test: $(VENV)/.installed-dev  ## install, then run the whole suite
 
 bench: $(VENV)/.installed-dev  ## the benchmark (about 10 minutes; not part of make test): make bench ARGS="--backend sqlite"
 	$(BIN)/python bench/benchmark.py $(ARGS)
+
+bench-console: $(VENV)/.installed-dev  ## the console's pages with 20,000 charge points and 100,000 transactions: ARGS="--backend postgres"
+	$(BIN)/python bench/console_pages.py $(ARGS)
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

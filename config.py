@@ -202,6 +202,8 @@ SETTINGS = (
             "connection is closed if it goes on"),
     Setting("OCPP_HANDSHAKE_TIMEOUT", integer(1, 300), "10",
             "Seconds a client has to send its HTTP request (the WebSocket handshake)"),
+    Setting("SECRET_KEY", text, None,
+            "Key that signs the console's session cookies; without it, one made once and kept in the database"),
     Setting("API_MAX_BODY", integer(1024), "1048576", "Largest API request body in bytes"),
     Setting("DB_SQLITE_SYNCHRONOUS", choice("NORMAL", "FULL"), "NORMAL",
             "SQLite synchronous mode under WAL: NORMAL survives a crash of the server, FULL also "

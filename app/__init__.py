@@ -3,7 +3,7 @@ from pathlib import Path
 
 from flask import Flask, abort, request
 
-from app import api, cli, database, errors, group_commit, log_setup, metrics
+from app import api, cli, console, database, errors, events, group_commit, log_setup, metrics
 from app.extensions import db, migrate, sock
 from app.ocpp import transport
 from app.ocpp import schemas as ocpp_schemas  # not "schemas": app.schemas, the API's, would shadow it
@@ -26,6 +26,7 @@ def create_app(config: Config | None = None) -> Flask:
     database.init_app(app)
     group_commit.init_app(app)
     connections.init_app(app)
+    events.init_app(app)
     ocpp_schemas.warm_up()
 
     from app.ocpp import handlers  # noqa: F401  (registers the OCPP handlers)
@@ -36,6 +37,7 @@ def create_app(config: Config | None = None) -> Flask:
     metrics.init_app(app)
     api.init_app(app)
     errors.init_app(app)
+    console.init_app(app)
     cli.init_app(app)
     _serve_each_port_its_own(app)
     return app

@@ -1,17 +1,18 @@
-"""flask commands: backup, restore, api-key."""
+"""flask commands: backup, restore, api-key, user."""
 from pathlib import Path
 
 import click
 from flask import Flask
 
-from app.services import api_keys, backups, system_log
-from app.services.errors import Conflict
+from app.services import api_keys, backups, system_log, users
+from app.services.errors import Conflict, Invalid
 
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
     app.cli.add_command(api_key_group)
+    app.cli.add_command(user_group)
 
 
 @click.group("api-key")
@@ -46,6 +47,47 @@ def revoke_api_key(name: str):
         raise click.ClickException(f"no API key named {name!r}")
     system_log.info("api_key_revoked", f"API key {name!r} revoked")
     click.echo(f"revoked {name}")
+
+
+@click.group("user")
+def user_group():
+    """Operator console accounts (roles: admin, operator, viewer)."""
+
+
+@user_group.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(users.ROLES), default=users.VIEWER, show_default=True)
+@click.password_option(help="Asked for when not given (twice, hidden).")
+def create_user(name: str, role: str, password: str):
+    """Make a console account."""
+    try:
+        users.create(name, role, password)
+    except Invalid as error:
+        raise click.ClickException("; ".join(f"{field}: {' '.join(text)}" for field, text in error.details.items())) \
+            from None
+    except Conflict as error:
+        raise click.ClickException(str(error)) from None
+    system_log.info("user_created", f"console account {name!r} ({role}) created by the command line")
+    click.echo(f"created {name} ({role})")
+
+
+@user_group.command("list")
+def list_users():
+    """The accounts and their roles."""
+    for user in users.listing():
+        click.echo(f"{user.name}\t{user.role}")
+
+
+@user_group.command("delete")
+@click.argument("name")
+def delete_user(name: str):
+    """Delete an account: its sessions end at their next request."""
+    user = next((user for user in users.listing() if user.name == name), None)
+    if user is None:
+        raise click.ClickException(f"no account named {name!r}")
+    users.delete(user.id)
+    system_log.info("user_deleted", f"console account {name!r} deleted by the command line")
+    click.echo(f"deleted {name}")
 
 
 @click.command("backup")

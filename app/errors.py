@@ -104,6 +104,14 @@ def _failure_details(failure: Exception) -> dict:
     return {}
 
 
+def failure_answer(failure: Exception) -> tuple[dict, int] | None:
+    """The API's answer to a service refusal or a failed command (body, HTTP status); None for others."""
+    for failure_class, status, name in _STATUS_BY_FAILURE:
+        if isinstance(failure, failure_class):
+            return error_body(name, str(failure), _failure_details(failure)), status
+    return None
+
+
 def refuse_nul_in_url():
     """A NUL in the path or the query is refused before anything looks it up."""
     if "\x00" in request.path or any(contains_nul(value) for value in request.args.values()):
@@ -115,10 +123,10 @@ def init_app(app: Flask) -> None:
     app.before_request(refuse_nul_in_url)
 
     def handle_failure(failure: Exception):
-        for failure_class, status, name in _STATUS_BY_FAILURE:
-            if isinstance(failure, failure_class):
-                return error_body(name, str(failure), _failure_details(failure)), status
-        raise failure
+        answer = failure_answer(failure)
+        if answer is None:
+            raise failure
+        return answer
 
     app.register_error_handler(ServiceError, handle_failure)
     app.register_error_handler(CommandFailed, handle_failure)

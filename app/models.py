@@ -378,6 +378,28 @@ class ApiKey(db.Model):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class User(db.Model):
+    """An operator console account; its password is kept as a salted scrypt hash (werkzeug)."""
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    # admin: everything; operator: commands, idTags, reservations, closing transactions; viewer: read only.
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ServerSecret(db.Model):
+    """A secret the server made for itself and every process shares (the console's session signing key
+    where SECRET_KEY is not set)."""
+    __tablename__ = "server_secrets"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+
+
 class SystemLog(db.Model):
     """A significant event (connection, boot, rejected frame, command, job, error) for /api/logs."""
     __tablename__ = "system_logs"
@@ -399,5 +421,4 @@ class SystemLog(db.Model):
 __all__ = ["ChargePoint", "Connector", "ConnectorStatusChange", "IdTag", "Transaction", "MeterValue",
            "DataTransferMessage", "FileTransferStatusChange", "ConfigurationKey", "LocalListEntry", "Reservation",
            "ChargingProfile", "FileTransferRequest", "SecurityEvent", "CertificateSigningRequest", "InstalledCertificate",
-           "ApiKey",
-           "SystemLog", "UTCDateTime"]
+           "ApiKey", "User", "ServerSecret", "SystemLog", "UTCDateTime"]

@@ -9,7 +9,9 @@ import gevent
 from flask import Flask
 
 from app.ocpp.session import GOING_AWAY
-from app.services import api_keys
+from app import events
+from app.extensions import db
+from app.services import api_keys, users
 from app.tasks import runner
 
 logger = logging.getLogger(__name__)
@@ -18,7 +20,7 @@ SHUTDOWN_REASON = "the central system is shutting down"
 
 
 def start_background(app: Flask, worker=None) -> None:
-    _warn_if_api_is_open(app)
+    _startup_warnings(app)
     registry = app.extensions["ocpp_connections"]
     if registry.relay is not None:
         registry.relay.serve(registry)
@@ -32,7 +34,12 @@ def start_background(app: Flask, worker=None) -> None:
     gc.freeze()
 
 
-def _warn_if_api_is_open(app: Flask) -> None:
+def _startup_warnings(app: Flask) -> None:
+    with app.app_context():
+        if _no_console_account():
+            logger.warning("No console account yet: make the first with `.venv/bin/flask --app wsgi user create "
+                           "NAME --role admin`, then sign in at http://%s:%s/", app.config["OCPP_HOST"],
+                           app.config["PORT"] or app.config["OCPP_API_PORT"])
     listens_beyond_localhost = app.config["PORT"] is not None or \
         app.config["OCPP_HOST"] not in ("localhost", "127.0.0.1", "::1")
     with app.app_context():
@@ -41,6 +48,14 @@ def _warn_if_api_is_open(app: Flask) -> None:
             logger.warning("THE API IS OPEN TO ANYONE WHO REACHES %s: no API key is configured. Set API_KEYS or "
                            "run `flask --app wsgi api-key create NAME`.", app.config["OCPP_HOST"])
             logger.warning("!" * 78)
+
+
+def _no_console_account() -> bool:
+    try:
+        return users.count() == 0
+    except Exception:  # the database is not there yet: its own checks say so
+        db.session.rollback()
+        return False
 
 
 def _shut_down_when_stopped(app: Flask, worker) -> None:
@@ -59,6 +74,7 @@ def shut_down(app: Flask, drain_seconds: float) -> None:
     deadline = time.monotonic() + drain_seconds
     while registry.busy() and time.monotonic() < deadline:
         gevent.sleep(0.05)
+    events.close_streams(app)
     registry.close_all(GOING_AWAY, SHUTDOWN_REASON)
     deadline = time.monotonic() + 5
     while registry.local_ids() and time.monotonic() < deadline:

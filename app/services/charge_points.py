@@ -6,6 +6,7 @@ from flask import current_app
 from ocpp.v16.enums import RegistrationStatus
 from sqlalchemy import and_, bindparam, func, or_, select, update
 
+from app import events
 from app.database import prepared
 from app.extensions import db
 from app.group_commit import commit_together
@@ -47,6 +48,7 @@ def record_connected(charge_point_id: str, at: datetime, remote_address: str | N
     db.session.commit()
     system_log.info("connected", f"connected from {remote_address or 'an unknown address'}",
                     charge_point_id=charge_point_id)
+    events.publish(events.CONNECTION, charge_point_id=charge_point_id, connected=True)
     return get(charge_point_id)
 
 
@@ -63,6 +65,7 @@ def record_disconnected(charge_point_id: str, connected_at: datetime, at: dateti
         .values(disconnected_at=at, updated_at=at))
     if result.rowcount:
         system_log.info("disconnected", f"disconnected: {reason}", charge_point_id=charge_point_id)  # commits both
+        events.publish(events.CONNECTION, charge_point_id=charge_point_id, connected=False)
     else:
         db.session.commit()
 

@@ -12,6 +12,7 @@ from ocpp.v16.enums import AuthorizationStatus
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app import events
 from app.extensions import db
 from app.group_commit import commit_together
 from app.models import ChargePoint, MeterValue, Transaction
@@ -60,6 +61,7 @@ def start_transaction(charge_point_id: str, connector_id: int, id_tag: str, mete
     system_log.info("transaction_started",
                     f"transaction {transaction.id} started on connector {connector_id} by {id_tag} "
                     f"({verdict.status}), meterStart {meter_start} Wh", charge_point_id=charge_point_id)
+    events.publish_transaction(transaction)
     if verdict.accepted:
         reservation_holds.use(charge_point_id, connector_id, id_tag, verdict.parent_id_tag, reservation_id,
                               transaction.id)
@@ -108,6 +110,8 @@ def close_by_central_system(transaction: Transaction, at: datetime, reason: str,
         .where(Transaction.id == transaction.id, Transaction.stop_timestamp.is_(None))
         .values(stop_timestamp=at, meter_stop=meter_stop, stop_reason=reason,
                 stopped_by=STOPPED_BY_CENTRAL_SYSTEM, updated_at=utcnow()))
+    if result.rowcount == 1:  # pages ask again after a moment, by when the caller has committed
+        events.publish_transaction(transaction, running=False)
     return result.rowcount == 1
 
 
@@ -139,6 +143,7 @@ def _record_stop(transaction: Transaction, meter_stop: int, timestamp: datetime,
     transaction.stopped_by = STOPPED_BY_CHARGE_POINT
     meter_values.store(transaction.charge_point_id, transaction.connector_id, transaction.id, transaction_data)
     db.session.commit()
+    events.publish_transaction(transaction, running=False)
     energy = meter_stop - transaction.meter_start
     if correcting:
         system_log.info("transaction_corrected",

@@ -3,6 +3,7 @@ from datetime import datetime
 
 from sqlalchemy import or_, select
 
+from app import events
 from app.database import prepared
 from app.extensions import db
 from app.group_commit import commit_together
@@ -35,6 +36,7 @@ def record_status(charge_point_id: str, connector_id: int, status: str, error_co
     history, upsert = _status_statements()
     commit_together((history, {**report, "timestamp": timestamp, "received_at": received_at}),
                     (upsert, {**report, "status_timestamp": timestamp, "updated_at": received_at}))
+    events.publish(events.STATUS, **report)
 
 
 def station_statuses(charge_point_ids: list[str]) -> dict[str, str]:

@@ -5,6 +5,7 @@ process log.
 """
 import logging
 
+from app import events
 from app.extensions import db
 from app.models import SystemLog
 
@@ -27,6 +28,7 @@ def record(level: str, event: str, message: str, charge_point_id: str | None = N
     except Exception:
         db.session.rollback()
         logger.exception("could not store the event above in the system log")
+    events.publish(events.LOG, level=level, event=event, message=truncate(message), charge_point_id=charge_point_id)
 
 
 def info(event: str, message: str, **context) -> None:
