@@ -18,8 +18,8 @@ from app.schemas import (CancelReservationBody, ChangeAvailabilityBody, ChangeCo
                          GetDiagnosticsBody, PasswordBody, RemoteStartBody, RemoteStopBody, ReservationResultSchema,
                          ReserveNowBody, ResetBody, SendLocalListBody, SetChargingProfileBody, TriggerMessageBody,
                          UnlockConnectorBody, UpdateFirmwareBody, ocpp_profile)
-from app.services import (charge_points, commands, configuration, file_transfers, fleet, local_lists, logs,
-                          reservations, smart_charging, users)
+from app.services import (charge_points, commands, configuration, data_transfers, file_transfers, fleet,
+                          local_lists, logs, reservations, smart_charging, users)
 from app.services.errors import ServiceError
 from app.timeutil import utcnow
 
@@ -68,7 +68,7 @@ COMMANDS = {
     "change-configuration": Command("Change configuration", ChangeConfigurationBody(),
                                     lambda b: commands.change_configuration(b["charge_point_id"], b["key"], b["value"])),
     "clear-cache": Command("Clear cache", ChargePointCommandBody(), lambda b: commands.clear_cache(b["charge_point_id"])),
-    "data-transfer": Command("Data transfer", DataTransferBody(), lambda b: commands.data_transfer(
+    "data-transfer": Command("Data transfer", DataTransferBody(), lambda b: data_transfers.send(
         b["charge_point_id"], b["vendor_id"], b.get("message_id"), b.get("data"))),
     "send-local-list": Command("Send local list", SendLocalListBody(), lambda b: local_lists.sync(
         b["charge_point_id"], b.get("update_type"))),
