@@ -3,6 +3,7 @@ periodic jobs (without Redis), and the graceful shutdown. Started by gunicorn's 
 never by create_app, so that `flask` commands and tests that build the app start nothing."""
 import gc
 import logging
+import os
 import time
 
 import gevent
@@ -25,6 +26,7 @@ def start_background(app: Flask, worker=None) -> None:
     elif app.config["BACKGROUND_JOBS"]:
         runner.start_in_process(app)
     if worker is not None:
+        _stop_gracefully_when_orphaned(worker)
         gevent.spawn(_shut_down_when_stopped, app, worker)
     # What start-up made (modules, compiled schemas and statements, the app) lives as long as the process:
     # out of the collector's sight, it is not walked again at every full collection.
@@ -43,11 +45,32 @@ def _warn_if_api_is_open(app: Flask) -> None:
             logger.warning("!" * 78)
 
 
+def _orphaned(worker) -> bool:
+    return worker.ppid != os.getppid()
+
+
+def _stop_gracefully_when_orphaned(worker) -> None:
+    """gunicorn's gevent worker exits at once (sys.exit in notify) when it finds its master gone (killed):
+    its charge points would see their sockets cut (1006) and their disconnections go unrecorded. It stops
+    as on SIGTERM instead: then the shutdown below closes them with 1001 and records them."""
+    notify = worker.notify
+
+    def notify_unless_orphaned():
+        if _orphaned(worker):
+            worker.alive = False
+            return
+        notify()
+    worker.notify = notify_unless_orphaned
+
+
 def _shut_down_when_stopped(app: Flask, worker) -> None:
     # gunicorn's SIGTERM handler only clears worker.alive; the worker then waits (graceful_timeout) for
     # its requests, which for a WebSocket never end on their own.
-    while worker.alive:
+    while worker.alive and not _orphaned(worker):
         gevent.sleep(0.2)
+    if worker.alive:
+        logger.warning("the gunicorn master (pid %d) is gone: shutting down", worker.ppid)
+        worker.alive = False
     shut_down(app, drain_seconds=min(app.config["OCPP_COMMAND_TIMEOUT"], worker.cfg.graceful_timeout / 2))
 
 

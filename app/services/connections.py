@@ -30,7 +30,13 @@ class Connections:
     # --- the sessions of this process ---
 
     def attach(self, session: ChargePointSession) -> None:
-        """Make `session` the charge point's connection, closing the one it replaces (in any process)."""
+        """Make `session` the charge point's connection, closing the one it replaces (in any process).
+
+        With Redis, the session is held here only once the registry records it: raises RedisError
+        (and holds nothing) when it cannot, so that no session lingers that no other process can reach.
+        """
+        if self.relay is not None:
+            self.relay.claim(session.charge_point_id, session.token)
         previous = self._sessions.get(session.charge_point_id)
         self._sessions[session.charge_point_id] = session
         if previous is not None and previous is not session:
@@ -38,8 +44,6 @@ class Connections:
             previous.close(reason=REPLACED)
         else:
             metrics.CONNECTED.inc()
-        if self.relay is not None:
-            self.relay.claim(session.charge_point_id, session.token)
 
     def detach(self, session: ChargePointSession) -> bool:
         """Forget `session`; False when a newer connection had already replaced it (nothing to forget)."""
@@ -50,6 +54,10 @@ class Connections:
         if self.relay is not None:
             self.relay.release(session.charge_point_id, session.token)
         return True
+
+    def tokens(self) -> dict[str, str]:
+        """charge point id -> connection token, of the sessions held here (what the registry must say)."""
+        return {charge_point_id: session.token for charge_point_id, session in self._sessions.items()}
 
     def call_local(self, charge_point_id: str, action: str, payload: dict, timeout: float) -> dict:
         session = self._sessions.get(charge_point_id)
@@ -143,9 +151,15 @@ def init_app(app: Flask) -> None:
 
 
 def redis_client(app: Flask) -> Redis:
-    """The app's Redis client (REDIS_URL), made once."""
+    """The app's Redis client (REDIS_URL), made once.
+
+    Timeouts, so that a Redis that hangs or a network that drops packets fails a request instead of
+    holding it: connecting, and reading an answer (longer than the longest blocking read, a command's
+    reply awaited for OCPP_COMMAND_TIMEOUT); TCP keepalive finds a peer that is gone.
+    """
     if "redis" not in app.extensions:
-        options = {"health_check_interval": 30}
+        options = {"health_check_interval": 30, "socket_connect_timeout": 5, "socket_keepalive": True,
+                   "socket_timeout": app.config["OCPP_COMMAND_TIMEOUT"] + 10}
         if app.config["REDIS_URL"].startswith("rediss://") and not app.config["REDIS_TLS_VERIFY"]:
             options["ssl_cert_reqs"] = "none"  # Heroku Redis presents a self-signed certificate
         app.extensions["redis"] = Redis.from_url(app.config["REDIS_URL"], **options)
