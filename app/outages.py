@@ -53,8 +53,8 @@ class FailureLog:
         if now - self._logged_at < self.interval:
             return
         since = "" if self._logged_at == float("-inf") else f" in the last {now - self._logged_at:.0f} s"
-        self._log.warning("%s: failed %d times%s (logged once per %g s): %s", self.what, self._unlogged, since,
-                          self.interval, one_line(error))
+        self._log.warning("%s (%d failure%s%s; logged at most once per %g s): %s", self.what, self._unlogged,
+                          "s" if self._unlogged > 1 else "", since, self.interval, one_line(error))
         self._logged_at, self._unlogged = now, 0
 
     def succeeded(self) -> None:
