@@ -61,8 +61,8 @@ class FailureLog:
         if not self._failing:
             return
         self._failing = False
-        self._log.warning("%s: works again%s", self.what,
-                          f" ({self._unlogged} more failures since the last line)" if self._unlogged else "")
+        unlogged = f" ({self._unlogged} more failure{'s' if self._unlogged > 1 else ''} since the last line)"
+        self._log.warning("%s: works again%s", self.what, unlogged if self._unlogged else "")
         self._logged_at, self._unlogged = float("-inf"), 0
 
 
