@@ -25,6 +25,9 @@ from app.outages import database_unavailable, one_line
 # SQLite's primary result codes that say it cannot write the file (or reach it) with this connection.
 SQLITE_CANNOT_WRITE = {8: "SQLITE_READONLY", 10: "SQLITE_IOERR", 14: "SQLITE_CANTOPEN"}
 SQLITE_BUSY = 5
+# The exit status with which a gunicorn worker says it cannot boot: gunicorn then stops instead of
+# starting it again and again (any other status).
+WORKER_BOOT_ERROR = 3
 
 
 def init_app(app: Flask) -> None:
@@ -89,9 +92,8 @@ def refuse_unwritable(path: str) -> None:
     except sqlite3.Error as error:
         if getattr(error, "sqlite_errorcode", 0) & 0xFF == SQLITE_BUSY:
             return  # another process is writing it: it can be written
-        sys.stderr.write(f"configuration error: DB_SQLITE_PATH={path!r}: the database file cannot be written "
-                         f"({error})\n")
-        raise SystemExit(2) from None
+        sys.stderr.write(f"configuration error: the SQLite database file {path} cannot be written ({error})\n")
+        raise SystemExit(WORKER_BOOT_ERROR) from None
 
 
 # --- PostgreSQL ---
@@ -157,7 +159,9 @@ class CommitProbe:
         error = context.sqlalchemy_exception or context.original_exception
         if database_unavailable(error) or _sqlite_cannot_write(context.original_exception):
             self._unavailable_at = time.monotonic()
-            self._last_failure = error
+            # Its text, not the exception: its traceback would keep the failed cursor, and with it an
+            # SQLite connection that cannot be closed (its read-only shared memory outlives it).
+            self._last_failure = one_line(error)
 
     def problem(self) -> str | None:
         """None when the process can commit; else why not, in a line."""
@@ -167,7 +171,7 @@ class CommitProbe:
         if self._probing.dead:
             return self._probing.value
         if time.monotonic() - self._unavailable_at < self.recent:
-            return f"a write failed {time.monotonic() - self._unavailable_at:.0f} s ago: {one_line(self._last_failure)}"
+            return f"a write failed {time.monotonic() - self._unavailable_at:.0f} s ago: {self._last_failure}"
         return None  # busy, but nothing has failed
 
     def _probe(self) -> str | None:

@@ -1,0 +1,77 @@
+"""An SQLite database file that cannot be written (a read-only mount: the tests run as root, whom file
+permissions do not stop). A server refuses to start on it with one line naming the file; a server
+whose file becomes read-only answers handshakes 503 and says it is not ready, and once the file can be
+written again it writes again, without a restart: the connection SQLite opened read-only is reopened."""
+import asyncio
+import sqlite3
+import subprocess
+import sys
+
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.charge_points import eventually
+from tests.resilience.outages import LedgerChargePoint, read_only, require_mount
+from tests.servers import ROOT, ScratchDatabase, free_port, migrate, server_environment, start_server
+
+
+@pytest.fixture
+def sqlite_database(tmp_path):
+    require_mount()
+    directory = tmp_path / "data"
+    directory.mkdir()
+    database = ScratchDatabase("sqlite", directory)
+    yield database, directory
+    database.drop()
+
+
+def test_a_server_refuses_to_start_on_a_file_it_cannot_write(sqlite_database, tmp_path):
+    database, directory = sqlite_database
+    environment = server_environment(database.url, OCPP_WEBSOCKET_PORT=free_port(), OCPP_API_PORT=free_port())
+    migrate(environment)
+    with read_only(directory):
+        result = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"], cwd=ROOT,
+                                env=environment, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    path = make_url(database.url).database
+    refusals = [line for line in result.stderr.splitlines() if line.startswith("configuration error:")]
+    assert len(refusals) == 1 and refusals[0].startswith(
+        f"configuration error: the SQLite database file {path} cannot be written ("), result.stderr
+    assert "Worker failed to boot" in result.stderr  # gunicorn stops instead of starting it again
+    assert "Traceback" not in result.stderr
+
+
+async def test_a_file_read_only_under_a_running_server_then_writable_again(sqlite_database, tmp_path):
+    database, directory = sqlite_database
+    server = start_server(database, tmp_path, BACKGROUND_JOBS="false")
+    # Another process has the file open (as `sqlite3` or a backup would), so that SQLite can open it
+    # read-only through the read-only mount: its shared-memory file exists.
+    other = sqlite3.connect(make_url(database.url).database)
+    other.execute("PRAGMA journal_mode=WAL")
+    other.execute("SELECT count(*) FROM charge_points").fetchall()
+    charge_point = LedgerChargePoint(server.ws_url)
+    stop = asyncio.Event()
+    try:
+        async with httpx.AsyncClient(base_url=server.api_url, timeout=10) as api:
+            with read_only(directory):
+                sending = asyncio.create_task(charge_point.run(stop))
+                await eventually(lambda: len(charge_point.refusals) >= 3, 15)
+                assert {status for status, _ in charge_point.refusals} == {503}
+                assert all(int(retry_after) > 0 for _, retry_after in charge_point.refusals)
+                ready = await api.get("/readyz")
+                assert ready.status_code == 503 and "readonly" in ready.json()["problems"]["database"]
+                assert (await api.get("/healthz")).status_code == 200
+            # Writable again: the charge point connects and what it sends is kept.
+            await eventually(lambda: len(charge_point.acknowledged) >= 5, 15)
+            assert (await api.get("/readyz")).status_code == 200
+        stop.set()
+        await sending
+        assert charge_point.connections == 1 and charge_point.closes == []
+        charge_point.assert_ledger_matches(database)
+        log = server.log()
+        assert "Exception on" not in log and log.count("handshakes answered 503: the database is unavailable (") <= 2
+    finally:
+        stop.set()
+        other.close()
+        server.stop()
