@@ -98,6 +98,10 @@ def refuse_unwritable(path: str) -> None:
 
 # --- PostgreSQL ---
 
+# psycopg2's connection statuses once connected (while connecting it has statuses of its own).
+_CONNECTED = frozenset({extensions.STATUS_READY, extensions.STATUS_BEGIN, extensions.STATUS_PREPARED})
+
+
 class DatabaseTimeout(psycopg2.OperationalError):
     """PostgreSQL did not answer in time; the connection is closed (SQLAlchemy replaces it)."""
 
@@ -120,7 +124,7 @@ def _bound_postgres_waits(engine, connect_timeout: float, statement_timeout: flo
             state = connection.poll()
             if state == extensions.POLL_OK:
                 return
-            seconds = connect_timeout if connection.status == extensions.STATUS_SETUP else answer_timeout
+            seconds = answer_timeout if connection.status in _CONNECTED else connect_timeout
             try:
                 if state == extensions.POLL_READ:
                     wait_read(connection.fileno(), timeout=seconds)
@@ -129,7 +133,8 @@ def _bound_postgres_waits(engine, connect_timeout: float, statement_timeout: flo
                 else:
                     raise psycopg2.OperationalError(f"bad result from poll: {state!r}")
             except TimeoutError:
-                connection.close()  # closed, SQLAlchemy counts it as a lost connection and replaces it
+                # psycopg2 closes the connection when its wait callback fails (it holds the connection's
+                # lock here, so that closing it from here would deadlock); closed, it is replaced.
                 raise DatabaseTimeout(f"PostgreSQL did not answer within {seconds:g} s") from None
     extensions.set_wait_callback(wait)
 

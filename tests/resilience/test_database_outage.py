@@ -4,11 +4,14 @@ CALLERROR InternalError for what could not be written, and everything they got a
 database exactly once; handshakes and the API answer 503 with Retry-After meanwhile; readiness says
 not ready; the server needs no restart."""
 import asyncio
+import os
+import signal
 
 import httpx
 import pytest
 import websockets
 
+from benchmark import children  # bench/benchmark.py: a process's children
 from tests.charge_points import connected, eventually, new_id
 from tests.resilience.outages import (Database, LedgerChargePoint, OwnPostgres, OwnRedis, fill, require_mount,
                                       small_disk)
@@ -19,7 +22,7 @@ CHARGE_POINTS = 4
 
 async def refused_handshake(server) -> websockets.InvalidStatus:
     with pytest.raises(websockets.InvalidStatus) as refusal:
-        async with websockets.connect(f"{server.ws_url}/{new_id()}", subprotocols=["ocpp1.6"], open_timeout=10):
+        async with websockets.connect(f"{server.ws_url}/{new_id()}", subprotocols=["ocpp1.6"], open_timeout=20):
             pass
     return refusal.value
 
@@ -133,3 +136,33 @@ async def test_sqlite_disk_fills_up_and_is_freed(tmp_path):
         finally:
             server.stop()
             database.drop()
+
+
+async def test_postgres_that_hangs_fails_the_writes_waiting_on_it(own_postgres, tmp_path):
+    """A PostgreSQL that stops answering without closing anything (its processes stopped, as a host that
+    hangs or a network that drops packets looks): the writes waiting on it fail after the statement
+    timeout (plus 5 s) instead of holding their charge points forever, and all is well once it answers."""
+    database = Database(own_postgres.url)
+    server = start_server(database, tmp_path, BACKGROUND_JOBS="false", DB_STATEMENT_TIMEOUT=1, DB_CONNECT_TIMEOUT=1)
+    postgres_processes = []
+
+    async def begin():
+        postgres_processes.extend([own_postgres.pid(), *children(own_postgres.pid())])
+        for pid in postgres_processes:
+            os.kill(pid, signal.SIGSTOP)
+
+    async def end():
+        while postgres_processes:
+            try:
+                os.kill(postgres_processes.pop(), signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+    try:
+        await outage_under_load(server, database, begin, end)
+        log = server.log()
+        assert "PostgreSQL did not answer within 6 s" in log  # a statement, after statement_timeout + 5 s
+        assert "PostgreSQL did not answer within 1 s" in log  # a new connection, after DB_CONNECT_TIMEOUT
+    finally:
+        await end()
+        server.stop()
+        database.drop()
