@@ -158,12 +158,17 @@ def redis_client(app: Flask) -> Redis:
     reply awaited for OCPP_COMMAND_TIMEOUT); TCP keepalive finds a peer that is gone.
     """
     if "redis" not in app.extensions:
-        options = {"health_check_interval": 30, "socket_connect_timeout": 5, "socket_keepalive": True,
-                   "socket_timeout": app.config["OCPP_COMMAND_TIMEOUT"] + 10}
-        if app.config["REDIS_URL"].startswith("rediss://") and not app.config["REDIS_TLS_VERIFY"]:
-            options["ssl_cert_reqs"] = "none"  # Heroku Redis presents a self-signed certificate
-        app.extensions["redis"] = Redis.from_url(app.config["REDIS_URL"], **options)
+        app.extensions["redis"] = new_redis_client(app, socket_timeout=app.config["OCPP_COMMAND_TIMEOUT"] + 10)
     return app.extensions["redis"]
+
+
+def new_redis_client(app: Flask, socket_timeout: float | None) -> Redis:
+    """A Redis client of REDIS_URL; socket_timeout None for a reader that blocks longer (RQ's worker)."""
+    options = {"health_check_interval": 30, "socket_connect_timeout": 5, "socket_keepalive": True,
+               "socket_timeout": socket_timeout}
+    if app.config["REDIS_URL"].startswith("rediss://") and not app.config["REDIS_TLS_VERIFY"]:
+        options["ssl_cert_reqs"] = "none"  # Heroku Redis presents a self-signed certificate
+    return Redis.from_url(app.config["REDIS_URL"], **options)
 
 
 def connections() -> Connections:
