@@ -10,6 +10,7 @@ import gevent
 from flask import Flask
 
 from app.ocpp.session import GOING_AWAY
+from app.outages import one_line
 from app.services import api_keys
 from app.tasks import runner
 
@@ -38,7 +39,13 @@ def _warn_if_api_is_open(app: Flask) -> None:
     listens_beyond_localhost = app.config["PORT"] is not None or \
         app.config["OCPP_HOST"] not in ("localhost", "127.0.0.1", "::1")
     with app.app_context():
-        if listens_beyond_localhost and not api_keys.required():
+        try:
+            # Counted now, whether a key is needed is known when the database is away later on.
+            open_api = not api_keys.required()
+        except Exception as error:  # the database is away at start: the API finds out later
+            logger.warning("cannot tell whether the API needs a key: %s", one_line(error))
+            return
+        if listens_beyond_localhost and open_api:
             logger.warning("!" * 78)
             logger.warning("THE API IS OPEN TO ANYONE WHO REACHES %s: no API key is configured. Set API_KEYS or "
                            "run `flask --app wsgi api-key create NAME`.", app.config["OCPP_HOST"])

@@ -100,7 +100,7 @@ class RedisRelay:
                 batch.append(self._writes.get_nowait())
             try:
                 self._write_batch(batch)
-            except RedisError as error:
+            except Exception as error:  # (any: a claim waiting here must not wait forever)
                 for kind, charge_point_id, value, done in batch:
                     if kind == "release":
                         self._unreleased[charge_point_id] = value

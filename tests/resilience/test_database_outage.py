@@ -35,6 +35,10 @@ async def assert_unavailable_meanwhile(server) -> None:
         write = await api.post("/api/authorizations", json={"idTag": new_id("T")[-12:]})
         assert write.status_code == 503 and "Retry-After" in write.headers
         assert write.json()["error"] == "service_unavailable" and "database" in write.json()["message"]
+        if isinstance(server.database, Database):  # PostgreSQL away: the status says so, and what it knows
+            status = await api.get("/api/status")
+            assert status.status_code == 200 and status.json()["database"]["connected"] is False
+            assert status.json()["chargePointsTotal"] is None and status.json()["chargePointsConnected"] >= CHARGE_POINTS
         ready = await api.get("/readyz")
         assert ready.status_code == 503 and ready.json()["database"] is False and ready.json()["problems"]["database"]
         assert (await api.get("/healthz")).status_code == 200
