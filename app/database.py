@@ -68,6 +68,12 @@ def _init_sqlite(app: Flask, engine) -> None:
         # which writes again as soon as the file can be written.
         if _sqlite_cannot_write(context.original_exception):
             context.is_disconnect = True
+            # The failed cursor holds its statement, and SQLite closes a connection with a statement left
+            # only once that is gone (the exception's traceback keeps the cursor until a garbage
+            # collection); meanwhile the new connection would share the old one's read-only state.
+            cursor = getattr(context, "cursor", None) or getattr(context.execution_context, "cursor", None)
+            if cursor is not None:
+                cursor.close()
 
 
 def _sqlite_cannot_write(error: BaseException) -> bool:
@@ -181,15 +187,19 @@ class CommitProbe:
 
     def _probe(self) -> str | None:
         with self.app.app_context():
-            try:
-                db.session.execute(self.PROBE)
-                db.session.commit()
-                return None
-            except Exception as error:
-                db.session.rollback()
-                return one_line(error)
-            finally:
-                db.session.remove()
+            for attempt in (1, 2):
+                try:
+                    db.session.execute(self.PROBE)
+                    db.session.commit()
+                    return None
+                except Exception as error:
+                    db.session.rollback()
+                    # A connection found dead (or read-only) is replaced: the answer is the new one's.
+                    if attempt == 1 and getattr(error, "connection_invalidated", False):
+                        continue
+                    return one_line(error)
+                finally:
+                    db.session.remove()
 
 
 def commit_problem(app: Flask) -> str | None:

@@ -156,6 +156,7 @@ def serve_charge_point(ws, charge_point_id: str) -> None:
 def record_failed_handshake(_error):
     # Recorded as connected, but the WebSocket never came up (the handshake failed): record its end.
     if "connected_at" in g and not g.get("served"):
+        db.session.rollback()  # whatever the failed request left is void
         _record_disconnected(request.view_args["charge_point_id"], g.connected_at,
                              g.get("end_reason", "the WebSocket handshake failed"))
         db.session.remove()

@@ -122,11 +122,14 @@ async def test_postgres_stopped_and_started_under_a_session(workers, own_postgre
             redis.remove()
 
 
-async def test_sqlite_disk_fills_up_and_is_freed(tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_sqlite_disk_fills_up_and_is_freed(workers, tmp_path):
     require_mount()
+    redis = OwnRedis() if workers > 1 else None
     with small_disk(16) as disk:
         database = ScratchDatabase("sqlite", disk)
-        server = start_server(database, tmp_path, OCPP_HEARTBEAT_INTERVAL=1, BACKGROUND_JOBS="false")
+        server = start_server(database, tmp_path, OCPP_HEARTBEAT_INTERVAL=1, BACKGROUND_JOBS="false",
+                              WEB_CONCURRENCY=workers, **({"REDIS_URL": redis.url} if redis else {}))
         filler = None
 
         async def begin():
@@ -140,6 +143,8 @@ async def test_sqlite_disk_fills_up_and_is_freed(tmp_path):
         finally:
             server.stop()
             database.drop()
+            if redis is not None:
+                redis.remove()
 
 
 async def test_postgres_that_hangs_fails_the_writes_waiting_on_it(own_postgres, tmp_path):
