@@ -19,15 +19,35 @@ logger = logging.getLogger("app.outages")
 RETRY_AFTER_SECONDS = 10
 
 
-def database_unavailable(error: BaseException) -> bool:
-    """Whether `error` says the database cannot be reached or written now (not that a statement is wrong).
+# SQLite's primary result codes that say "not now" (busy, locked, out of memory, read-only, I/O error,
+# disk full, cannot open, locking protocol), not that a statement is wrong (which is also an
+# OperationalError in SQLite: "no such table").
+_SQLITE_UNAVAILABLE = frozenset({5, 6, 7, 8, 10, 13, 14, 15})
+# PostgreSQL's error classes that say the same: connection exception, insufficient resources (disk
+# full), operator intervention (shutdown, statement_timeout), system error; and a read-only transaction
+# (a standby, or default_transaction_read_only).
+_POSTGRES_UNAVAILABLE_CLASSES = ("08", "53", "57", "58")
+_POSTGRES_READ_ONLY = "25006"
 
-    OperationalError covers a server that is down or restarting, a full disk, a read-only file and
-    timeouts; a pool that hands out no connection in time raises TimeoutError.
-    """
-    if isinstance(error, (exc.OperationalError, exc.InterfaceError, exc.TimeoutError)):
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database cannot be reached or written now (not that a statement is wrong):
+    a server that is down, restarting or hung, a full disk, a read-only file or server, a pool that
+    hands out no connection in time."""
+    if isinstance(error, exc.TimeoutError):
         return True
-    return isinstance(error, exc.DBAPIError) and error.connection_invalidated
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    sqlite_code = getattr(error.orig, "sqlite_errorcode", None)
+    if sqlite_code is not None:
+        return sqlite_code & 0xFF in _SQLITE_UNAVAILABLE
+    postgres_code = getattr(error.orig, "pgcode", None)
+    if postgres_code:
+        return postgres_code.startswith(_POSTGRES_UNAVAILABLE_CLASSES) or postgres_code == _POSTGRES_READ_ONLY
+    # No code from a server: the client failed to reach it (refused, closed, timed out).
+    return isinstance(error, (exc.OperationalError, exc.InterfaceError))
 
 
 def message_bus_unavailable(error: BaseException) -> bool:
@@ -97,9 +117,6 @@ class Backlog:
             logger.warning("%s: more than %d waiting; the oldest is dropped", self.what, self.limit)
         if self._retrying is None or self._retrying.dead:
             self._retrying = gevent.spawn(self._retry, app)
-
-    def __len__(self) -> int:
-        return len(self._waiting)
 
     def _retry(self, app) -> None:
         while self._waiting:
