@@ -12,12 +12,14 @@ again by RQ; the scheduler enqueues its next run, and every job may run twice wi
 """
 import argparse
 import multiprocessing
+import signal
 import sys
 import time
 
 from redis.exceptions import RedisError
 from rq import Worker
 from rq.cron import CronScheduler
+from rq.exceptions import StopRequested
 
 from app import create_app
 from app.outages import FailureLog
@@ -45,27 +47,35 @@ def run_scheduler(config: Config) -> None:
     app = create_app(config)
     failures = FailureLog("the RQ cron scheduler cannot reach Redis; it starts again")
     while True:
-        scheduler = CronScheduler(connection=new_redis_client(app, socket_timeout=30), logging_level=config.LOG_LEVEL)
-        register_cron_jobs(scheduler, app.config)
         try:
+            scheduler = CronScheduler(connection=new_redis_client(app, socket_timeout=30),
+                                      logging_level=config.LOG_LEVEL)
+            register_cron_jobs(scheduler, app.config)
             scheduler.start()
             return  # stopped (SIGTERM, SIGINT)
         except RedisError as error:
             failures.failed(error)
-        time.sleep(RESTART_PAUSE_SECONDS)
+        try:
+            time.sleep(RESTART_PAUSE_SECONDS)
+        except StopRequested:  # (the scheduler's signal handler, still installed)
+            return
 
 
 def run_worker(app, burst: bool, logging_level: str) -> None:
     failures = FailureLog("the RQ worker lost Redis; it starts again")
     while True:
-        # No socket timeout: RQ's worker waits for jobs in reads that block for minutes.
-        worker = AppWorker(list(QUEUES), connection=new_redis_client(app, socket_timeout=None), app=app)
+        worker = None
         try:
+            # No socket timeout: RQ's worker waits for jobs in reads that block for minutes.
+            worker = AppWorker(list(QUEUES), connection=new_redis_client(app, socket_timeout=None), app=app)
             worker.work(burst=burst, logging_level=logging_level)
         except RedisError as error:
             failures.failed(error)
-        if burst or worker._shutdown_requested_date is not None:  # (RQ's: stopped by a signal, not an error)
+        stopped = worker is not None and worker._shutdown_requested_date is not None  # (RQ's: by a signal)
+        if burst or stopped:
             return
+        # The old worker's signal handlers ask Redis for its state: while none runs, a signal just stops.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         time.sleep(RESTART_PAUSE_SECONDS)
 
 

@@ -41,7 +41,8 @@ async def test_worker_and_scheduler_come_back_after_redis_restarted_empty(own_re
         await asyncio.sleep(3)  # the worker and the scheduler find Redis gone
         runs_during_outage = job_runs(database)
         await asyncio.to_thread(own_redis.start)
-        await eventually(lambda: job_runs(database) >= runs_during_outage + 3, 30)
+        # (RQ's worker waits for Redis with a backoff of its own, doubling up to a minute)
+        await eventually(lambda: job_runs(database) >= runs_during_outage + 3, 60)
         assert worker.poll() is None
         worker.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(worker.wait, 30) == 0
