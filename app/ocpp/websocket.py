@@ -17,7 +17,7 @@ from app.ocpp.router import CallDispatcher
 from app.ocpp.session import PROTOCOL_ERROR, TRY_AGAIN_LATER, ChargePointSession
 from app.outages import RETRY_AFTER_SECONDS, Backlog, FailureLog, database_unavailable
 from app.services import charge_points, security, system_log
-from app.services.connections import connections
+from app.services.connections import ShuttingDown, connections
 from app.timeutil import utcnow
 
 _refused_handshakes = FailureLog("handshakes answered 503: the database is unavailable")
@@ -137,6 +137,9 @@ def serve_charge_point(ws, charge_point_id: str) -> None:
     registry = connections()
     try:
         registry.attach(session)
+    except ShuttingDown as closing:
+        g.end_reason = str(closing)
+        return
     except RedisError as error:
         # Not registered, it could not be reached from the other processes: let it come back later.
         _unregistered.failed(error)

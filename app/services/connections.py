@@ -21,9 +21,14 @@ logger = logging.getLogger(__name__)
 REPLACED = "replaced by a newer connection of the same charge point"
 
 
+class ShuttingDown(Exception):
+    """The process is closing its connections: a new one is closed at once."""
+
+
 class Connections:
     def __init__(self, relay: RedisRelay | None = None, default_timeout: float = 30.0):
         self._sessions: dict[str, ChargePointSession] = {}
+        self._closing: tuple[int, str] | None = None  # (close code, reason) once close_all() was called
         self.relay = relay
         self.default_timeout = default_timeout
 
@@ -34,7 +39,11 @@ class Connections:
 
         With Redis, the session is held here only once the registry records it: raises RedisError
         (and holds nothing) when it cannot, so that no session lingers that no other process can reach.
+        Raises ShuttingDown (having closed it) once close_all() was called.
         """
+        if self._closing is not None:
+            session.close(*self._closing)
+            raise ShuttingDown(self._closing[1])
         if self.relay is not None:
             self.relay.claim(session.charge_point_id, session.token)
         previous = self._sessions.get(session.charge_point_id)
@@ -135,6 +144,9 @@ class Connections:
         return self.relay is not None and self.relay.close(charge_point_id, reason)
 
     def close_all(self, code: int, reason: str) -> None:
+        """Close every connection, and from now on each new one as it comes (the process is going away:
+        its listening socket may still hand it a connection for a moment)."""
+        self._closing = (code, reason)
         for session in list(self._sessions.values()):
             session.close(code, reason)
 

@@ -51,7 +51,9 @@ async def test_workers_close_with_1001_and_record_when_the_master_is_killed(back
             assert time.monotonic() < deadline, "an orphaned worker did not exit"
             await asyncio.sleep(0.1)
         for charge_point in charge_points:
-            assert charge_point.closes == [GOING_AWAY]
+            # (With two workers, a charge point closed by one may reconnect to the other before that one
+            # notices the master gone: it is closed again, with 1001 again.)
+            assert charge_point.closes and set(charge_point.closes) == {GOING_AWAY}
             charge_point.assert_ledger_matches(database)
             assert database.scalar("SELECT disconnected_at FROM charge_points WHERE id = :id",
                                    id=charge_point.charge_point_id) is not None
