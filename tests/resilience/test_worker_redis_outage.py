@@ -43,12 +43,12 @@ async def test_worker_and_scheduler_come_back_after_redis_restarted_empty(own_re
         await asyncio.to_thread(own_redis.start)
         # (RQ's worker waits for Redis with a backoff of its own, doubling up to a minute)
         await eventually(lambda: job_runs(database) >= runs_during_outage + 3, 60)
-        assert worker.poll() is None
+        assert worker.poll() is None, log_path.read_text()[-3000:]
         worker.send_signal(signal.SIGTERM)
-        assert await asyncio.to_thread(worker.wait, 30) == 0
+        assert await asyncio.to_thread(worker.wait, 30) == 0, log_path.read_text()[-3000:]
         stop.set()
         await sending
-        assert charge_point.connections == 1 and charge_point.closes == []
+        assert charge_point.connections == 1 and charge_point.closes == [], charge_point
         charge_point.assert_ledger_matches(database)
         output = log_path.read_text()
         assert "starts again" in output, output[-3000:]
