@@ -5,6 +5,7 @@ answer, and whether it can commit at all (readiness).
 Everything else speaks SQLAlchemy and does not care which database is behind it.
 """
 import functools
+import os
 import sqlite3
 import sys
 import time
@@ -23,7 +24,7 @@ from app.extensions import db
 from app.outages import database_unavailable, one_line
 
 # SQLite's primary result codes that say it cannot write the file (or reach it) with this connection.
-SQLITE_CANNOT_WRITE = {8: "SQLITE_READONLY", 10: "SQLITE_IOERR", 14: "SQLITE_CANTOPEN"}
+SQLITE_CANNOT_WRITE = frozenset({8, 10, 14})  # SQLITE_READONLY, SQLITE_IOERR, SQLITE_CANTOPEN
 SQLITE_BUSY = 5
 # The exit status with which a gunicorn worker says it cannot boot: gunicorn then stops instead of
 # starting it again and again (any other status).
@@ -84,11 +85,15 @@ def _sqlite_cannot_write(error: BaseException) -> bool:
 def refuse_unwritable(path: str) -> None:
     """Exit with one line naming the file when SQLite cannot write it.
 
-    A server on a file it cannot write would come up, say it is healthy and fail every charge point;
-    file permissions do not tell (root ignores them, a read-only mount or an immutable file does not),
-    so this asks SQLite to begin a write.
+    A server on a file it cannot write would come up, say it is healthy and fail every charge point.
+    SQLite opens such a file read-only without a word (and even begins a write transaction on it), and
+    permissions do not tell (root ignores them; a read-only mount or an immutable file does not): so
+    the file is opened for writing, a file is made beside it (SQLite's journal needs the directory),
+    and SQLite begins a write.
     """
     try:
+        if Path(path).exists():
+            os.close(os.open(path, os.O_RDWR))
         connection = sqlite3.connect(path, timeout=10)
         try:
             connection.execute("BEGIN IMMEDIATE")
@@ -96,10 +101,15 @@ def refuse_unwritable(path: str) -> None:
         finally:
             connection.close()
     except sqlite3.Error as error:
-        if getattr(error, "sqlite_errorcode", 0) & 0xFF == SQLITE_BUSY:
-            return  # another process is writing it: it can be written
-        sys.stderr.write(f"configuration error: the SQLite database file {path} cannot be written ({error})\n")
-        raise SystemExit(WORKER_BOOT_ERROR) from None
+        if getattr(error, "sqlite_errorcode", 0) & 0xFF != SQLITE_BUSY:  # busy: another process writes it
+            _refuse(path, str(error))
+    except OSError as error:
+        _refuse(path, f"{error.strerror}: {error.filename or Path(path).parent}")
+
+
+def _refuse(path: str, reason: str) -> None:
+    sys.stderr.write(f"configuration error: the SQLite database file {path} cannot be written ({reason})\n")
+    raise SystemExit(WORKER_BOOT_ERROR)
 
 
 # --- PostgreSQL ---

@@ -9,6 +9,7 @@ import time
 import gevent
 from flask import Flask
 
+from app.extensions import db
 from app.ocpp.session import GOING_AWAY
 from app.outages import one_line
 from app.services import api_keys
@@ -45,6 +46,11 @@ def _warn_if_api_is_open(app: Flask) -> None:
         except Exception as error:  # the database is away at start: the API finds out later
             logger.warning("cannot tell whether the API needs a key: %s", one_line(error))
             return
+        finally:
+            # Not kept from start-up: the first request opens the connection it uses, with the file as
+            # it is then (SQLite opens a file read-only for good when it cannot write it).
+            db.session.remove()
+            db.engine.dispose()
         if listens_beyond_localhost and open_api:
             logger.warning("!" * 78)
             logger.warning("THE API IS OPEN TO ANYONE WHO REACHES %s: no API key is configured. Set API_KEYS or "

@@ -3,9 +3,11 @@ permissions do not stop). A server refuses to start on it with one line naming t
 whose file becomes read-only answers handshakes 503 and says it is not ready, and once the file can be
 written again it writes again, without a restart: the connection SQLite opened read-only is reopened."""
 import asyncio
+import shutil
 import sqlite3
 import subprocess
 import sys
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -26,15 +28,27 @@ def sqlite_database(tmp_path):
     database.drop()
 
 
-def test_a_server_refuses_to_start_on_a_file_it_cannot_write(sqlite_database, tmp_path):
+@contextmanager
+def immutable(path: str):
+    """The file immutable for the block (chattr +i): SQLite opens it read-only without a word."""
+    if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", path]).returncode != 0:
+        pytest.skip("chattr +i is not available here")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", path], check=True)
+
+
+@pytest.mark.parametrize("how", ["read-only mount", "immutable file"])
+def test_a_server_refuses_to_start_on_a_file_it_cannot_write(how, sqlite_database, tmp_path):
     database, directory = sqlite_database
     environment = server_environment(database.url, OCPP_WEBSOCKET_PORT=free_port(), OCPP_API_PORT=free_port())
     migrate(environment)
-    with read_only(directory):
+    path = make_url(database.url).database
+    with read_only(directory) if how == "read-only mount" else immutable(path):
         result = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"], cwd=ROOT,
                                 env=environment, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
-    path = make_url(database.url).database
     refusals = [line for line in result.stderr.splitlines() if line.startswith("configuration error:")]
     assert len(refusals) == 1 and refusals[0].startswith(
         f"configuration error: the SQLite database file {path} cannot be written ("), result.stderr
@@ -48,6 +62,9 @@ async def test_a_file_read_only_under_a_running_server_then_writable_again(worke
     redis = OwnRedis() if workers > 1 else None
     server = start_server(database, tmp_path, BACKGROUND_JOBS="false", WEB_CONCURRENCY=workers,
                           **({"REDIS_URL": redis.url} if redis else {}))
+    async with httpx.AsyncClient(base_url=server.api_url, timeout=10) as api:  # the workers have booted
+        for _ in range(workers * 5):
+            assert (await api.get("/healthz", headers={"Connection": "close"})).status_code == 200
     # Another process has the file open (as `sqlite3` or a backup would), so that SQLite can open it
     # read-only through the read-only mount: its shared-memory file exists.
     other = sqlite3.connect(make_url(database.url).database)
