@@ -162,6 +162,10 @@ SETTINGS = (
             "An idTag is ConcurrentTx while another tag of its parentIdTag group has a running transaction"),
     Setting("RESERVATION_CHECK_INTERVAL", seconds, "60", "Seconds between marking expired reservations"),
     Setting("DB_POOL_SIZE", integer(1, 200), "10", "PostgreSQL connections per worker process"),
+    Setting("DB_CONNECT_TIMEOUT", seconds, "5", "Seconds to wait for a connection to PostgreSQL"),
+    Setting("DB_STATEMENT_TIMEOUT", seconds, "30",
+            "Seconds a statement of the server may run on PostgreSQL (statement_timeout); a database silent "
+            "5 s longer is given up"),
     Setting("REDIS_TLS_VERIFY", boolean, "true",
             "Verify the certificate of a rediss:// Redis (Heroku Redis needs false: its certificate is self-signed)"),
     Setting("CONNECTION_REGISTRY_TTL", seconds, "15",
@@ -296,8 +300,13 @@ class Config:
         # message): a connection found dead invalidates the pool, and the message gets InternalError.
         # executemany of an UPDATE in pages (psycopg2's execute_batch), not a round trip per row: the
         # group commit (app/group_commit.py) updates many charge points at once.
+        # Timeouts and TCP keepalive, so that a server that hangs or a network that drops packets fails
+        # the statements waiting on it instead of holding them (app/database.py bounds the server's waits
+        # and sets statement_timeout there: a migration may take longer).
+        connect_args = {"connect_timeout": max(1, round(self.DB_CONNECT_TIMEOUT)), "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
+                        "tcp_user_timeout": round((self.DB_STATEMENT_TIMEOUT + 5) * 1000)}
         return {"pool_size": self.DB_POOL_SIZE, "max_overflow": 0, "pool_timeout": 30, "pool_recycle": 1800,
-                "pool_use_lifo": True, "executemany_mode": "values_plus_batch"}
+                "pool_use_lifo": True, "executemany_mode": "values_plus_batch", "connect_args": connect_args}
 
     @property
     def serves_both_on_one_port(self) -> bool:

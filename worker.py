@@ -4,19 +4,31 @@ scheduler of the periodic jobs declared in app/tasks/schedule.py.
     python worker.py                  worker and scheduler: run exactly one of these per deployment
     python worker.py --no-scheduler   one more worker, for more throughput
     python worker.py --burst          run what is queued, then exit
+
+Both live through a Redis outage: RQ's worker quits on an error it does not expect and RQ's cron
+scheduler dies of any Redis error, so each is started again (with a pause, and a line in the log once
+per interval) until Redis answers. A job that was running when the worker was killed is not run
+again by RQ; the scheduler enqueues its next run, and every job may run twice without harm.
 """
 import argparse
 import multiprocessing
+import signal
 import sys
+import time
 
+from redis.exceptions import RedisError
 from rq import Worker
 from rq.cron import CronScheduler
+from rq.exceptions import StopRequested
 
 from app import create_app
-from app.services.connections import redis_client
+from app.outages import FailureLog
+from app.services.connections import new_redis_client
 from app.tasks.runner import register_cron_jobs
 from app.tasks.schedule import QUEUES
 from config import Config, load_config_or_exit
+
+RESTART_PAUSE_SECONDS = 2
 
 
 class AppWorker(Worker):
@@ -33,9 +45,38 @@ class AppWorker(Worker):
 
 def run_scheduler(config: Config) -> None:
     app = create_app(config)
-    scheduler = CronScheduler(connection=redis_client(app), logging_level=config.LOG_LEVEL)
-    register_cron_jobs(scheduler, app.config)
-    scheduler.start()
+    failures = FailureLog("the RQ cron scheduler cannot reach Redis; it starts again")
+    while True:
+        try:
+            scheduler = CronScheduler(connection=new_redis_client(app, socket_timeout=30),
+                                      logging_level=config.LOG_LEVEL)
+            register_cron_jobs(scheduler, app.config)
+            scheduler.start()
+            return  # stopped (SIGTERM, SIGINT)
+        except RedisError as error:
+            failures.failed(error)
+        try:
+            time.sleep(RESTART_PAUSE_SECONDS)
+        except StopRequested:  # (the scheduler's signal handler, still installed)
+            return
+
+
+def run_worker(app, burst: bool, logging_level: str) -> None:
+    failures = FailureLog("the RQ worker lost Redis; it starts again")
+    while True:
+        worker = None
+        try:
+            # No socket timeout: RQ's worker waits for jobs in reads that block for minutes.
+            worker = AppWorker(list(QUEUES), connection=new_redis_client(app, socket_timeout=None), app=app)
+            worker.work(burst=burst, logging_level=logging_level)
+        except RedisError as error:
+            failures.failed(error)
+        stopped = worker is not None and worker._shutdown_requested_date is not None  # (RQ's: by a signal)
+        if burst or stopped:
+            return
+        # The old worker's signal handlers ask Redis for its state: while none runs, a signal just stops.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        time.sleep(RESTART_PAUSE_SECONDS)
 
 
 def main(argv=None) -> None:
@@ -53,8 +94,7 @@ def main(argv=None) -> None:
         scheduler.start()
     app = create_app(config)
     try:
-        worker = AppWorker(list(QUEUES), connection=redis_client(app), app=app)
-        worker.work(burst=options.burst, logging_level=config.LOG_LEVEL)
+        run_worker(app, options.burst, config.LOG_LEVEL)
     finally:
         if scheduler is not None:
             scheduler.terminate()

@@ -1,26 +1,57 @@
-"""What the two databases need done differently: SQLite's pragmas and the dialect's INSERT.
+"""What the two databases need done differently (SQLite's pragmas, the dialect's INSERT), and how the
+process lives through a database that fails: SQLite files it cannot write, PostgreSQL that does not
+answer, and whether it can commit at all (readiness).
 
 Everything else speaks SQLAlchemy and does not care which database is behind it.
 """
 import functools
+import os
+import sqlite3
+import sys
+import time
 from pathlib import Path
 
+import gevent
+import psycopg2
 from flask import Flask
-from sqlalchemy import event
+from gevent.socket import wait_read, wait_write
+from psycopg2 import extensions
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
+from app.outages import database_unavailable, one_line
+
+# SQLite's primary result codes that say it cannot write the file (or reach it) with this connection.
+SQLITE_CANNOT_WRITE = frozenset({8, 10, 14})  # SQLITE_READONLY, SQLITE_IOERR, SQLITE_CANTOPEN
+SQLITE_BUSY = 5
+# The exit status with which a gunicorn worker says it cannot boot: gunicorn then stops instead of
+# starting it again and again (any other status).
+WORKER_BOOT_ERROR = 3
 
 
 def init_app(app: Flask) -> None:
-    if app.config["DATABASE_KIND"] != "sqlite":
-        return
-    # DB_SQLITE_PATH=data/ocpp.db works on a fresh checkout: SQLite creates the file, not its directory.
-    Path(make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database).parent.mkdir(parents=True, exist_ok=True)
-    synchronous = app.config["DB_SQLITE_SYNCHRONOUS"]
     with app.app_context():
         engine = db.engine
+    app.extensions["commit_probe"] = probe = CommitProbe(app)
+    event.listen(engine, "handle_error", probe.note_failure)
+    if app.config["DATABASE_KIND"] == "sqlite":
+        _init_sqlite(app, engine)
+    else:
+        _bound_postgres_waits(engine, app.config["DB_CONNECT_TIMEOUT"], app.config["DB_STATEMENT_TIMEOUT"])
+
+
+# --- SQLite ---
+
+def _init_sqlite(app: Flask, engine) -> None:
+    path = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database
+    if not path or path == ":memory:":
+        return
+    # DB_SQLITE_PATH=data/ocpp.db works on a fresh checkout: SQLite creates the file, not its directory.
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    refuse_unwritable(path)
+    synchronous = app.config["DB_SQLITE_SYNCHRONOUS"]
 
     @event.listens_for(engine, "connect")
     def configure_sqlite(dbapi_connection, _record):
@@ -30,6 +61,159 @@ def init_app(app: Flask) -> None:
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+    @event.listens_for(engine, "handle_error")
+    def reopen_when_sqlite_cannot_write(context):
+        # A connection opened while the file was read-only (or unreachable) stays so: SQLite does not
+        # look again. Treated as a lost connection, it is replaced by a new one at the next checkout,
+        # which writes again as soon as the file can be written.
+        if _sqlite_cannot_write(context.original_exception):
+            context.is_disconnect = True
+            # The failed cursor holds its statement, and SQLite closes a connection with a statement left
+            # only once that is gone (the exception's traceback keeps the cursor until a garbage
+            # collection); meanwhile the new connection would share the old one's read-only state.
+            cursor = getattr(context, "cursor", None) or getattr(context.execution_context, "cursor", None)
+            if cursor is not None:
+                cursor.close()
+
+
+def _sqlite_cannot_write(error: BaseException) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    return isinstance(error, sqlite3.Error) and code is not None and code & 0xFF in SQLITE_CANNOT_WRITE
+
+
+def refuse_unwritable(path: str) -> None:
+    """Exit with one line naming the file when SQLite cannot write it.
+
+    A server on a file it cannot write would come up, say it is healthy and fail every charge point.
+    SQLite opens such a file read-only without a word (and even begins a write transaction on it), and
+    permissions do not tell (root ignores them; a read-only mount or an immutable file does not): so
+    the file is opened for writing, a file is made beside it (SQLite's journal needs the directory),
+    and SQLite begins a write.
+    """
+    try:
+        if Path(path).exists():
+            os.close(os.open(path, os.O_RDWR))
+        connection = sqlite3.connect(path, timeout=10)
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.rollback()
+        finally:
+            connection.close()
+    except sqlite3.Error as error:
+        if getattr(error, "sqlite_errorcode", 0) & 0xFF != SQLITE_BUSY:  # busy: another process writes it
+            _refuse(path, str(error))
+    except OSError as error:
+        _refuse(path, f"{error.strerror}: {error.filename or Path(path).parent}")
+
+
+def _refuse(path: str, reason: str) -> None:
+    sys.stderr.write(f"configuration error: the SQLite database file {path} cannot be written ({reason})\n")
+    raise SystemExit(WORKER_BOOT_ERROR)
+
+
+# --- PostgreSQL ---
+
+# psycopg2's connection statuses once connected (while connecting it has statuses of its own).
+_CONNECTED = frozenset({extensions.STATUS_READY, extensions.STATUS_BEGIN, extensions.STATUS_PREPARED})
+
+
+class DatabaseTimeout(psycopg2.OperationalError):
+    """PostgreSQL did not answer in time; the connection is closed (SQLAlchemy replaces it)."""
+
+
+def _bound_postgres_waits(engine, connect_timeout: float, statement_timeout: float) -> None:
+    """In the server (under gevent), psycopg2 waits for PostgreSQL in a wait callback, where libpq's
+    connect_timeout does not apply and nothing bounds a wait for a server that hangs (a stopped process,
+    a network that drops packets without a reset). This callback gives up after connect_timeout while
+    connecting, and 5 s after PostgreSQL's own statement_timeout for an answer."""
+    if extensions.get_wait_callback() is None:
+        return  # not the server (a flask command, a migration): no statement_timeout, libpq's own timeouts
+    answer_timeout = statement_timeout + 5
+
+    @event.listens_for(engine, "do_connect")
+    def limit_statements(_dialect, _record, _args, parameters):
+        parameters["options"] = f"{parameters.get('options', '')} -c statement_timeout={round(statement_timeout * 1000)}"
+
+    def wait(connection, timeout=None):
+        while True:
+            state = connection.poll()
+            if state == extensions.POLL_OK:
+                return
+            seconds = answer_timeout if connection.status in _CONNECTED else connect_timeout
+            try:
+                if state == extensions.POLL_READ:
+                    wait_read(connection.fileno(), timeout=seconds)
+                elif state == extensions.POLL_WRITE:
+                    wait_write(connection.fileno(), timeout=seconds)
+                else:
+                    raise psycopg2.OperationalError(f"bad result from poll: {state!r}")
+            except TimeoutError:
+                # psycopg2 closes the connection when its wait callback fails (it holds the connection's
+                # lock here, so that closing it from here would deadlock); closed, it is replaced.
+                raise DatabaseTimeout(f"PostgreSQL did not answer within {seconds:g} s") from None
+    extensions.set_wait_callback(wait)
+
+
+# --- readiness ---
+
+class CommitProbe:
+    """Whether this process can commit, for /readyz.
+
+    A write that changes nothing (alembic_version set to itself: every deployment has the row) is
+    committed in a greenlet of its own, so that readiness answers within `wait` seconds even while
+    charge points hold every connection of the pool. When it takes longer, the answer is the state of
+    the last commits: ready unless a write failed for want of the database within `recent` seconds.
+    """
+    PROBE = text("UPDATE alembic_version SET version_num = version_num")
+
+    def __init__(self, app: Flask, wait: float = 0.8, recent: float = 10.0):
+        self.app = app
+        self.wait = wait
+        self.recent = recent
+        self._probing: gevent.Greenlet | None = None
+        self._unavailable_at = float("-inf")
+        self._last_failure = None
+
+    def note_failure(self, context) -> None:
+        """SQLAlchemy's handle_error: remember when the database last failed for want of the database."""
+        error = context.sqlalchemy_exception or context.original_exception
+        if database_unavailable(error) or _sqlite_cannot_write(context.original_exception):
+            self._unavailable_at = time.monotonic()
+            # Its text, not the exception: its traceback would keep the failed cursor, and with it an
+            # SQLite connection that cannot be closed (its read-only shared memory outlives it).
+            self._last_failure = one_line(error)
+
+    def problem(self) -> str | None:
+        """None when the process can commit; else why not, in a line."""
+        if self._probing is None or self._probing.dead:
+            self._probing = gevent.spawn(self._probe)
+        self._probing.join(self.wait)
+        if self._probing.dead:
+            return self._probing.value
+        if time.monotonic() - self._unavailable_at < self.recent:
+            return f"a write failed {time.monotonic() - self._unavailable_at:.0f} s ago: {self._last_failure}"
+        return None  # busy, but nothing has failed
+
+    def _probe(self) -> str | None:
+        with self.app.app_context():
+            for attempt in (1, 2):
+                try:
+                    db.session.execute(self.PROBE)
+                    db.session.commit()
+                    return None
+                except Exception as error:
+                    db.session.rollback()
+                    # A connection found dead (or read-only) is replaced: the answer is the new one's.
+                    if attempt == 1 and getattr(error, "connection_invalidated", False):
+                        continue
+                    return one_line(error)
+                finally:
+                    db.session.remove()
+
+
+def commit_problem(app: Flask) -> str | None:
+    return app.extensions["commit_probe"].problem()
 
 
 def prepared(build):

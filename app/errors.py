@@ -4,7 +4,8 @@
 
 400 bad body or query (details: the field errors), 401/403 authentication, 404 unknown resource,
 409 conflict (e.g. charge point not connected), 502 the charge point answered with a CALLERROR or an
-invalid CALLRESULT, 504 it did not answer in time. Nothing a client sends gets a 500.
+invalid CALLRESULT, 503 the database or the message bus (Redis) is unavailable (with Retry-After), 504 it
+did not answer in time. Nothing a client sends gets a 500.
 """
 import logging
 
@@ -12,11 +13,14 @@ import flask_smorest
 import marshmallow as ma
 from flask import Flask, request
 from flask_smorest import abort
+from redis.exceptions import RedisError
+from sqlalchemy import exc
 from webargs import core
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from app.ocpp.failures import CallErrorReceived, CallTimeout, CommandFailed, InvalidCallResult, NotConnected
+from app.outages import RETRY_AFTER_SECONDS, FailureLog, database_unavailable
 from app.services.errors import Conflict, Invalid, NotFound, ServiceError
 from app.values import contains_nul
 
@@ -119,8 +123,35 @@ def refuse_nul_in_url():
     return None
 
 
+DATABASE_UNAVAILABLE = "the database is unavailable; try again later"
+MESSAGE_BUS_UNAVAILABLE = "the message bus (Redis) is unavailable; try again later"
+_database_failures = FailureLog("requests answered 503: the database is unavailable")
+_message_bus_failures = FailureLog("requests answered 503: the message bus (Redis) is unavailable")
+
+
+def unavailable(message: str) -> tuple[dict, int, dict]:
+    """The 503 answer of an outage: the error shape, and when to try again."""
+    return error_body("Service Unavailable", message), 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+def database_failure(error: exc.SQLAlchemyError):
+    """503 for a database that is down, full or read-only (logged once per interval); a bug stays a 500."""
+    if not database_unavailable(error):
+        raise error
+    _database_failures.failed(error)
+    return unavailable(DATABASE_UNAVAILABLE)
+
+
+def message_bus_failure(error: RedisError):
+    _message_bus_failures.failed(error)
+    return unavailable(MESSAGE_BUS_UNAVAILABLE)
+
+
 def init_app(app: Flask) -> None:
     app.before_request(refuse_nul_in_url)
+    app.register_error_handler(exc.DBAPIError, database_failure)
+    app.register_error_handler(exc.TimeoutError, database_failure)
+    app.register_error_handler(RedisError, message_bus_failure)
 
     def handle_failure(failure: Exception):
         answer = failure_answer(failure)

@@ -3,14 +3,16 @@ periodic jobs (without Redis), and the graceful shutdown. Started by gunicorn's 
 never by create_app, so that `flask` commands and tests that build the app start nothing."""
 import gc
 import logging
+import os
 import time
 
 import gevent
 from flask import Flask
 
-from app.ocpp.session import GOING_AWAY
 from app import events
 from app.extensions import db
+from app.ocpp.session import GOING_AWAY
+from app.outages import one_line
 from app.services import api_keys, users
 from app.tasks import runner
 
@@ -27,6 +29,7 @@ def start_background(app: Flask, worker=None) -> None:
     elif app.config["BACKGROUND_JOBS"]:
         runner.start_in_process(app)
     if worker is not None:
+        _stop_gracefully_when_orphaned(worker)
         gevent.spawn(_shut_down_when_stopped, app, worker)
     # What start-up made (modules, compiled schemas and statements, the app) lives as long as the process:
     # out of the collector's sight, it is not walked again at every full collection.
@@ -43,7 +46,18 @@ def _startup_warnings(app: Flask) -> None:
     listens_beyond_localhost = app.config["PORT"] is not None or \
         app.config["OCPP_HOST"] not in ("localhost", "127.0.0.1", "::1")
     with app.app_context():
-        if listens_beyond_localhost and not api_keys.required():
+        try:
+            # Counted now, whether a key is needed is known when the database is away later on.
+            open_api = not api_keys.required()
+        except Exception as error:  # the database is away at start: the API finds out later
+            logger.warning("cannot tell whether the API needs a key: %s", one_line(error))
+            return
+        finally:
+            # Not kept from start-up: the first request opens the connection it uses, with the file as
+            # it is then (SQLite opens a file read-only for good when it cannot write it).
+            db.session.remove()
+            db.engine.dispose()
+        if listens_beyond_localhost and open_api:
             logger.warning("!" * 78)
             logger.warning("THE API IS OPEN TO ANYONE WHO REACHES %s: no API key is configured. Set API_KEYS or "
                            "run `flask --app wsgi api-key create NAME`.", app.config["OCPP_HOST"])
@@ -58,11 +72,32 @@ def _no_console_account() -> bool:
         return False
 
 
+def _orphaned(worker) -> bool:
+    return worker.ppid != os.getppid()
+
+
+def _stop_gracefully_when_orphaned(worker) -> None:
+    """gunicorn's gevent worker exits at once (sys.exit in notify) when it finds its master gone (killed):
+    its charge points would see their sockets cut (1006) and their disconnections go unrecorded. It stops
+    as on SIGTERM instead: then the shutdown below closes them with 1001 and records them."""
+    notify = worker.notify
+
+    def notify_unless_orphaned():
+        if _orphaned(worker):
+            worker.alive = False
+            return
+        notify()
+    worker.notify = notify_unless_orphaned
+
+
 def _shut_down_when_stopped(app: Flask, worker) -> None:
     # gunicorn's SIGTERM handler only clears worker.alive; the worker then waits (graceful_timeout) for
     # its requests, which for a WebSocket never end on their own.
-    while worker.alive:
+    while worker.alive and not _orphaned(worker):
         gevent.sleep(0.2)
+    if worker.alive:
+        logger.warning("the gunicorn master (pid %d) is gone: shutting down", worker.ppid)
+        worker.alive = False
     shut_down(app, drain_seconds=min(app.config["OCPP_COMMAND_TIMEOUT"], worker.cfg.graceful_timeout / 2))
 
 

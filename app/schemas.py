@@ -89,6 +89,11 @@ class DatabaseStatusSchema(CamelCaseSchema):
     connected = fields.Boolean(metadata={"description": "Whether the database answered just now"})
 
 
+class MessageBusStatusSchema(CamelCaseSchema):
+    type = fields.String(metadata={"description": "redis"})
+    connected = fields.Boolean(metadata={"description": "Whether Redis answered just now"})
+
+
 class StatusSchema(CamelCaseSchema):
     status = fields.String(metadata={"description": "running"})
     server_time = Timestamp()
@@ -96,9 +101,12 @@ class StatusSchema(CamelCaseSchema):
     version = fields.String()
     uptime_seconds = fields.Integer()
     charge_points_total = fields.Integer(allow_none=True, metadata={"description": "null when the database is down"})
-    charge_points_connected = fields.Integer()
+    charge_points_connected = fields.Integer(allow_none=True, metadata={
+        "description": "null when the message bus (Redis) is down: only it knows the other processes' charge points"})
     active_transactions = fields.Integer(allow_none=True, metadata={"description": "null when the database is down"})
     database = fields.Nested(DatabaseStatusSchema)
+    message_bus = fields.Nested(MessageBusStatusSchema, allow_none=True,
+                                metadata={"description": "Redis (REDIS_URL); null without it"})
 
 
 class ConnectorSchema(CamelCaseSchema):

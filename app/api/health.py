@@ -1,11 +1,19 @@
-"""Liveness and readiness, for load balancers and orchestrators; outside /api and without a key."""
+"""Liveness and readiness, for load balancers and orchestrators; outside /api and without a key.
+
+Both answer within a second whatever the charge points do: liveness asks nothing, and readiness waits
+at most that long for its write (app/database.py, CommitProbe).
+"""
+import gevent
 from flask import Blueprint, current_app
 from redis.exceptions import RedisError
 
-from app.services import server_status
+from app.database import commit_problem
+from app.outages import one_line
 from app.services.connections import redis_client
 
 bp = Blueprint("health", __name__)
+
+REDIS_WAIT_SECONDS = 0.5
 
 
 @bp.get("/healthz")
@@ -16,16 +24,22 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """The database answers, and Redis where one is configured: 200, else 503."""
-    checks = {"database": server_status.database_answers()}
+    """The process can commit to the database, and Redis answers where one is configured: 200, else 503
+    with what failed."""
+    problems = {"database": commit_problem(current_app)}
     if current_app.config["REDIS_URL"]:
-        checks["redis"] = _redis_answers()
-    ready = all(checks.values())
-    return {"status": "ready" if ready else "not ready", **checks}, 200 if ready else 503
+        problems["redis"] = _redis_problem()
+    ready = not any(problems.values())
+    body = {"status": "ready" if ready else "not ready", **{name: problem is None for name, problem in problems.items()}}
+    if not ready:
+        body["problems"] = {name: problem for name, problem in problems.items() if problem}
+    return body, 200 if ready else 503
 
 
-def _redis_answers() -> bool:
+def _redis_problem() -> str | None:
     try:
-        return bool(redis_client(current_app).ping())
-    except RedisError:
-        return False
+        with gevent.Timeout(REDIS_WAIT_SECONDS, TimeoutError(f"Redis did not answer within {REDIS_WAIT_SECONDS} s")):
+            redis_client(current_app).ping()
+        return None
+    except (RedisError, TimeoutError) as error:
+        return one_line(error)

@@ -14,12 +14,15 @@ from app import metrics
 from app.extensions import db
 from app.ocpp import protocol, schemas, wire
 from app.ocpp.protocol import Call
+from app.outages import FailureLog, database_unavailable
 from app.services import system_log
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[..., object]
 _OCPP_ACTIONS = frozenset(action.value for action in Action)
+# During an outage every charge point's every write fails alike: one line per interval, not a traceback each.
+_database_failures = FailureLog("CALLs answered InternalError: the database is unavailable")
 
 
 class Router:
@@ -70,6 +73,7 @@ class CallDispatcher:
         try:
             frame = protocol.call_result_frame(call.unique_id, self._result(call))
             metrics.answered(call.action)
+            _database_failures.succeeded()
             return frame
         except OCPPError as error:
             db.session.rollback()
@@ -78,10 +82,13 @@ class CallDispatcher:
             return protocol.call_error_frame(call.unique_id, error)
         except Exception as error:  # a bug or a database failure: the charge point must still get an answer
             db.session.rollback()
-            logger.exception("%s: %s failed", self.charge_point_id, call.action)
-            system_log.error("call_failed", f"{call.action} could not be handled: {error!r}",
-                             charge_point_id=self.charge_point_id,
-                             details={"uniqueId": call.unique_id, "action": call.action})
+            if database_unavailable(error):
+                _database_failures.failed(error)
+            else:
+                logger.exception("%s: %s failed", self.charge_point_id, call.action)
+                system_log.error("call_failed", f"{call.action} could not be handled: {error!r}",
+                                 charge_point_id=self.charge_point_id,
+                                 details={"uniqueId": call.unique_id, "action": call.action})
             metrics.answered(call.action, InternalError.code)
             return protocol.call_error_frame(call.unique_id, InternalError(
                 f"{call.action} could not be handled; the central system logged the cause"))

@@ -28,6 +28,7 @@ NORMAL_CLOSURE = 1000
 GOING_AWAY = 1001
 PROTOCOL_ERROR = 1002
 POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013
 
 BURST = 5  # a charge point may send this many seconds' worth of CALLs at once
 
@@ -191,5 +192,5 @@ class ChargePointSession:
         self.close_reason = reason or "closed by the central system"
         try:
             transport.close(self._ws, code, reason)
-        except ConnectionClosed:
-            pass
+        except (ConnectionClosed, OSError):
+            pass  # already closed, or its socket already gone: closed is what was asked

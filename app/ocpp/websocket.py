@@ -1,14 +1,29 @@
-"""The OCPP-J endpoint: ws://host:port/<ChargePointId>, also /ocpp/<ChargePointId>, subprotocol ocpp1.6."""
+"""The OCPP-J endpoint: ws://host:port/<ChargePointId>, also /ocpp/<ChargePointId>, subprotocol ocpp1.6.
+
+Outages: while the database is unavailable, handshakes are answered 503 with Retry-After; connected
+charge points stay connected (their bookkeeping, such as last seen, is best effort) and each message
+whose own write fails gets CALLERROR InternalError. A disconnection that cannot be recorded is recorded
+when the database is back. While Redis is unavailable, a new connection cannot be registered for the
+other processes: it is closed with 1013 (try again later).
+"""
 from flask import Blueprint, current_app, g, jsonify, request
+from redis.exceptions import RedisError
+from sqlalchemy import exc
 from werkzeug.http import HTTP_STATUS_CODES
 
-from app.errors import error_body
+from app.errors import DATABASE_UNAVAILABLE, MESSAGE_BUS_UNAVAILABLE, error_body
 from app.extensions import db, sock
 from app.ocpp.router import CallDispatcher
-from app.ocpp.session import PROTOCOL_ERROR, ChargePointSession
+from app.ocpp.session import PROTOCOL_ERROR, TRY_AGAIN_LATER, ChargePointSession
+from app.outages import RETRY_AFTER_SECONDS, Backlog, FailureLog, database_unavailable
 from app.services import charge_points, security, system_log
-from app.services.connections import connections
+from app.services.connections import ShuttingDown, connections
 from app.timeutil import utcnow
+
+_refused_handshakes = FailureLog("handshakes answered 503: the database is unavailable")
+_unregistered = FailureLog("connections closed with 1013: the message bus (Redis) is unavailable")
+_unseen = FailureLog("last seen not recorded (best effort: the connections stay and their messages are answered)")
+_unrecorded_disconnections = Backlog("disconnections not recorded")
 
 OCPP_SUBPROTOCOL = "ocpp1.6"
 
@@ -39,6 +54,18 @@ def accept_or_refuse_handshake():
             request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
     db.session.remove()
     return refused
+
+
+@bp.errorhandler(exc.DBAPIError)
+@bp.errorhandler(exc.TimeoutError)
+def refuse_while_database_unavailable(error: exc.SQLAlchemyError):
+    """A handshake the database cannot take now: 503 and Retry-After, logged once per interval."""
+    if not database_unavailable(error):
+        raise error
+    # Recording the connection is what failed: there is no connection whose end to record.
+    g.pop("connected_at", None)
+    _refused_handshakes.failed(error)
+    return _refusal(503, DATABASE_UNAVAILABLE, {"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def _refusal(status: int, message: str, headers: dict | None = None):
@@ -108,13 +135,23 @@ def serve_charge_point(ws, charge_point_id: str) -> None:
     session = ChargePointSession(charge_point_id, ws, dispatcher, g.connected_at, last_seen_every=last_seen_every,
                                  on_seen=_record_seen, calls_per_second=current_app.config["OCPP_RATE_LIMIT"])
     registry = connections()
-    registry.attach(session)
+    try:
+        registry.attach(session)
+    except ShuttingDown as closing:
+        g.end_reason = str(closing)
+        return
+    except RedisError as error:
+        # Not registered, it could not be reached from the other processes: let it come back later.
+        _unregistered.failed(error)
+        g.end_reason = MESSAGE_BUS_UNAVAILABLE
+        session.close(TRY_AGAIN_LATER, "message bus unavailable; try again later")
+        return
     g.served = True
     try:
         session.serve()
     finally:
         if registry.detach(session):
-            charge_points.record_disconnected(charge_point_id, g.connected_at, utcnow(), session.close_reason)
+            _record_disconnected(charge_point_id, g.connected_at, session.close_reason)
         db.session.remove()
 
 
@@ -122,14 +159,37 @@ def serve_charge_point(ws, charge_point_id: str) -> None:
 def record_failed_handshake(_error):
     # Recorded as connected, but the WebSocket never came up (the handshake failed): record its end.
     if "connected_at" in g and not g.get("served"):
-        charge_points.record_disconnected(request.view_args["charge_point_id"], g.connected_at, utcnow(),
-                                          "the WebSocket handshake failed")
+        db.session.rollback()  # whatever the failed request left is void
+        _record_disconnected(request.view_args["charge_point_id"], g.connected_at,
+                             g.get("end_reason", "the WebSocket handshake failed"))
         db.session.remove()
 
 
+def _record_disconnected(charge_point_id: str, connected_at, reason: str) -> None:
+    """Record the end of a connection; while the database is away, in the background once it is back."""
+    at = utcnow()
+
+    def record():
+        charge_points.record_disconnected(charge_point_id, connected_at, at, reason)
+    try:
+        record()
+    except Exception as error:
+        db.session.rollback()
+        if not database_unavailable(error):
+            raise
+        _unrecorded_disconnections.add(current_app._get_current_object(), (charge_point_id, connected_at),
+                                       record, error)
+
+
 def _record_seen(charge_point_id, at) -> None:
+    """Best effort: last seen is bookkeeping; a failure to write it must neither close the connection nor
+    keep the message from its answer (the message's own writes decide that)."""
     try:
         charge_points.record_seen(charge_point_id, at)
+        _unseen.succeeded()
+    except Exception as error:
+        db.session.rollback()
+        _unseen.failed(error)
     finally:
         db.session.remove()
 

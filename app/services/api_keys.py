@@ -6,9 +6,11 @@ import time
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.models import ApiKey
+from app.outages import database_unavailable
 from app.services.errors import Conflict
 from app.timeutil import utcnow
 
@@ -47,8 +49,14 @@ def required() -> bool:
         return True
     counted_at, count = _stored_count
     if time.monotonic() - counted_at > 5:
-        count = db.session.scalar(select(func.count()).select_from(ApiKey))
-        _stored_count = (time.monotonic(), count)
+        try:
+            count = db.session.scalar(select(func.count()).select_from(ApiKey))
+        except SQLAlchemyError as error:
+            if counted_at == 0.0 or not database_unavailable(error):
+                raise  # never counted: whether a key is needed cannot be told
+            db.session.rollback()  # the last count holds while the database is away (/api/status answers)
+        else:
+            _stored_count = (time.monotonic(), count)
     return count > 0
 
 

@@ -63,11 +63,12 @@ def record_disconnected(charge_point_id: str, connected_at: datetime, at: dateti
         .where(ChargePoint.id == charge_point_id, ChargePoint.connected_at == connected_at,
                or_(ChargePoint.disconnected_at.is_(None), ChargePoint.disconnected_at < connected_at))
         .values(disconnected_at=at, updated_at=at))
+    # Committed before the event is logged: the system log swallows a failed commit (it never raises), and
+    # a disconnection lost that way during an outage would not be retried (app/ocpp/websocket.py).
+    db.session.commit()
     if result.rowcount:
-        system_log.info("disconnected", f"disconnected: {reason}", charge_point_id=charge_point_id)  # commits both
+        system_log.info("disconnected", f"disconnected: {reason}", charge_point_id=charge_point_id)
         events.publish(events.CONNECTION, charge_point_id=charge_point_id, connected=False)
-    else:
-        db.session.commit()
 
 
 @prepared

@@ -21,16 +21,31 @@ logger = logging.getLogger(__name__)
 REPLACED = "replaced by a newer connection of the same charge point"
 
 
+class ShuttingDown(Exception):
+    """The process is closing its connections: a new one is closed at once."""
+
+
 class Connections:
     def __init__(self, relay: RedisRelay | None = None, default_timeout: float = 30.0):
         self._sessions: dict[str, ChargePointSession] = {}
+        self._closing: tuple[int, str] | None = None  # (close code, reason) once close_all() was called
         self.relay = relay
         self.default_timeout = default_timeout
 
     # --- the sessions of this process ---
 
     def attach(self, session: ChargePointSession) -> None:
-        """Make `session` the charge point's connection, closing the one it replaces (in any process)."""
+        """Make `session` the charge point's connection, closing the one it replaces (in any process).
+
+        With Redis, the session is held here only once the registry records it: raises RedisError
+        (and holds nothing) when it cannot, so that no session lingers that no other process can reach.
+        Raises ShuttingDown (having closed it) once close_all() was called.
+        """
+        if self._closing is not None:
+            session.close(*self._closing)
+            raise ShuttingDown(self._closing[1])
+        if self.relay is not None:
+            self.relay.claim(session.charge_point_id, session.token)
         previous = self._sessions.get(session.charge_point_id)
         self._sessions[session.charge_point_id] = session
         if previous is not None and previous is not session:
@@ -38,8 +53,6 @@ class Connections:
             previous.close(reason=REPLACED)
         else:
             metrics.CONNECTED.inc()
-        if self.relay is not None:
-            self.relay.claim(session.charge_point_id, session.token)
 
     def detach(self, session: ChargePointSession) -> bool:
         """Forget `session`; False when a newer connection had already replaced it (nothing to forget)."""
@@ -50,6 +63,10 @@ class Connections:
         if self.relay is not None:
             self.relay.release(session.charge_point_id, session.token)
         return True
+
+    def tokens(self) -> dict[str, str]:
+        """charge point id -> connection token, of the sessions held here (what the registry must say)."""
+        return {charge_point_id: session.token for charge_point_id, session in self._sessions.items()}
 
     def call_local(self, charge_point_id: str, action: str, payload: dict, timeout: float) -> dict:
         session = self._sessions.get(charge_point_id)
@@ -127,6 +144,9 @@ class Connections:
         return self.relay is not None and self.relay.close(charge_point_id, reason)
 
     def close_all(self, code: int, reason: str) -> None:
+        """Close every connection, and from now on each new one as it comes (the process is going away:
+        its listening socket may still hand it a connection for a moment)."""
+        self._closing = (code, reason)
         for session in list(self._sessions.values()):
             session.close(code, reason)
 
@@ -143,13 +163,24 @@ def init_app(app: Flask) -> None:
 
 
 def redis_client(app: Flask) -> Redis:
-    """The app's Redis client (REDIS_URL), made once."""
+    """The app's Redis client (REDIS_URL), made once.
+
+    Timeouts, so that a Redis that hangs or a network that drops packets fails a request instead of
+    holding it: connecting, and reading an answer (longer than the longest blocking read, a command's
+    reply awaited for OCPP_COMMAND_TIMEOUT); TCP keepalive finds a peer that is gone.
+    """
     if "redis" not in app.extensions:
-        options = {"health_check_interval": 30}
-        if app.config["REDIS_URL"].startswith("rediss://") and not app.config["REDIS_TLS_VERIFY"]:
-            options["ssl_cert_reqs"] = "none"  # Heroku Redis presents a self-signed certificate
-        app.extensions["redis"] = Redis.from_url(app.config["REDIS_URL"], **options)
+        app.extensions["redis"] = new_redis_client(app, socket_timeout=app.config["OCPP_COMMAND_TIMEOUT"] + 10)
     return app.extensions["redis"]
+
+
+def new_redis_client(app: Flask, socket_timeout: float | None) -> Redis:
+    """A Redis client of REDIS_URL; socket_timeout None for a reader that blocks longer (RQ's worker)."""
+    options = {"health_check_interval": 30, "socket_connect_timeout": 5, "socket_keepalive": True,
+               "socket_timeout": socket_timeout}
+    if app.config["REDIS_URL"].startswith("rediss://") and not app.config["REDIS_TLS_VERIFY"]:
+        options["ssl_cert_reqs"] = "none"  # Heroku Redis presents a self-signed certificate
+    return Redis.from_url(app.config["REDIS_URL"], **options)
 
 
 def connections() -> Connections:

@@ -10,6 +10,11 @@ Keys:
 A process that holds WebSockets (a web worker) serves its inbox; any process (a web worker, the RQ
 worker) can send. A charge point whose process died stops counting as connected when that process's
 node key expires.
+
+The registry's writes (claims and releases) of all the connections that come and go at once, as in a
+reconnect storm, go to Redis together: one round trip per batch, not two per connection. A process
+that finds its node key gone when it refreshes it (Redis restarted empty, or was away longer than the
+key lives) records again every charge point it holds; a release that failed is retried then too.
 """
 import json
 import logging
@@ -19,10 +24,13 @@ import time
 import uuid
 
 import gevent
+from gevent.event import AsyncResult
+from gevent.queue import Queue
 from redis import Redis
 from redis.exceptions import RedisError
 
 from app.ocpp.failures import CallTimeout, CommandFailed, NotConnected
+from app.outages import FailureLog
 
 logger = logging.getLogger(__name__)
 
@@ -31,11 +39,26 @@ NODE = "ocpp:node:{}"
 INBOX = "ocpp:inbox:{}"
 REPLY = "ocpp:reply:{}"
 
-# Deletes the hash entry only if it is still this connection's (a newer one may have replaced it).
-_RELEASE = """
-if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
-return 0
+# ARGV: charge point id, value, charge point id, value...: sets each, returns the values they replace.
+_CLAIM = """
+local replaced = {}
+for i = 1, #ARGV, 2 do
+  replaced[#replaced + 1] = redis.call('HGET', KEYS[1], ARGV[i]) or ''
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+return replaced
 """
+# Deletes each hash entry only if it is still that connection's (a newer one may have replaced it).
+_RELEASE = """
+local released = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    released = released + redis.call('HDEL', KEYS[1], ARGV[i])
+  end
+end
+return released
+"""
+MAX_BATCH = 1000
 
 
 class RedisRelay:
@@ -43,23 +66,90 @@ class RedisRelay:
         self.redis = redis
         self.node_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.node_ttl = node_ttl
+        self._claim = redis.register_script(_CLAIM)
         self._release = redis.register_script(_RELEASE)
+        self._writes: Queue = Queue()
+        self._writer: gevent.Greenlet | None = None
+        self._unreleased: dict[str, str] = {}  # charge point id -> value, to release once Redis answers
+        self._refresh_failures = FailureLog("cannot reach Redis to keep this process registered")
+        self._inbox_failures = FailureLog("cannot read this process's command inbox from Redis")
 
     # --- the registry ---
 
     def claim(self, charge_point_id: str, token: str) -> None:
-        """Record that this process holds the charge point; the process that held it closes its socket."""
-        value = f"{self.node_id} {token}"
-        previous = self.redis.hget(CONNECTIONS, charge_point_id)
-        self.redis.hset(CONNECTIONS, charge_point_id, value)
-        if previous:
-            node, old_token = previous.decode().split(" ", 1)
-            if node != self.node_id:
-                self._push(node, {"kind": "close", "chargePointId": charge_point_id, "token": old_token,
-                                  "reason": "replaced by a newer connection of the same charge point"})
+        """Record that this process holds the charge point; the process that held it closes its socket.
+        Raises RedisError when Redis cannot record it."""
+        self._write("claim", charge_point_id, token).get()
 
     def release(self, charge_point_id: str, token: str) -> None:
-        self._release(keys=[CONNECTIONS], args=[charge_point_id, f"{self.node_id} {token}"])
+        """Forget the connection (unless a newer one replaced it); without waiting, and retried later
+        while Redis is unavailable."""
+        self._write("release", charge_point_id, token)
+
+    def _write(self, kind: str, charge_point_id: str, token: str) -> AsyncResult:
+        if self._writer is None or self._writer.dead:
+            self._writer = gevent.spawn(self._write_forever)
+        done = AsyncResult()
+        self._writes.put((kind, charge_point_id, f"{self.node_id} {token}", done))
+        return done
+
+    def _write_forever(self) -> None:
+        while True:
+            batch = [self._writes.get()]
+            while len(batch) < MAX_BATCH and not self._writes.empty():
+                batch.append(self._writes.get_nowait())
+            try:
+                self._write_batch(batch)
+            except Exception as error:  # (any: a claim waiting here must not wait forever)
+                for kind, charge_point_id, value, done in batch:
+                    if kind == "release":
+                        self._unreleased[charge_point_id] = value
+                    done.set_exception(error)
+            else:
+                for *_, done in batch:
+                    done.set()
+
+    def _write_batch(self, batch: list) -> None:
+        claims = [(charge_point_id, value) for kind, charge_point_id, value, _ in batch if kind == "claim"]
+        releases = [(charge_point_id, value) for kind, charge_point_id, value, _ in batch if kind == "release"]
+        pipeline = self.redis.pipeline(transaction=False)
+        if claims:
+            self._claim(keys=[CONNECTIONS], args=[item for claim in claims for item in claim], client=pipeline)
+        if releases:
+            self._release(keys=[CONNECTIONS], args=[item for release in releases for item in release], client=pipeline)
+        replaced = pipeline.execute()[0] if claims else []
+        closes = self.redis.pipeline(transaction=False)
+        for (charge_point_id, _), previous in zip(claims, replaced):
+            node, _, old_token = (previous.decode() if previous else "").partition(" ")
+            if node and node != self.node_id:
+                self._push(node, {"kind": "close", "chargePointId": charge_point_id, "token": old_token,
+                                  "reason": "replaced by a newer connection of the same charge point"}, closes)
+        try:
+            closes.execute()
+        except RedisError as error:  # the claims hold; the replaced connections are dead or die of their own
+            logger.warning("cannot ask other processes to close replaced connections: %s", error)
+
+    def register_again(self, tokens: dict[str, str]) -> int:
+        """Record the connections held here where the registry has none (Redis lost them); how many."""
+        registered = 0
+        items = list(tokens.items())
+        for start in range(0, len(items), MAX_BATCH):
+            pipeline = self.redis.pipeline(transaction=False)
+            for charge_point_id, token in items[start:start + MAX_BATCH]:
+                pipeline.hsetnx(CONNECTIONS, charge_point_id, f"{self.node_id} {token}")
+            registered += sum(pipeline.execute())
+            gevent.sleep(0)
+        return registered
+
+    def _release_leftovers(self) -> None:
+        """Release again what could not be released while Redis was unavailable."""
+        leftovers, self._unreleased = self._unreleased, {}
+        try:
+            if leftovers:
+                self._release(keys=[CONNECTIONS], args=[item for entry in leftovers.items() for item in entry])
+        except RedisError:
+            self._unreleased = {**leftovers, **self._unreleased}
+            raise
 
     def _live_nodes(self, nodes: set[str]) -> set[str]:
         nodes = list(nodes)
@@ -87,12 +177,15 @@ class RedisRelay:
 
     # --- sending ---
 
-    def _push(self, node: str, request: dict) -> None:
+    def _push(self, node: str, request: dict, pipeline=None) -> None:
+        """Put a request in the node's inbox (with `pipeline`: when it is executed)."""
         inbox = INBOX.format(node)
-        pipeline = self.redis.pipeline(transaction=False)
+        own = pipeline is None
+        pipeline = self.redis.pipeline(transaction=False) if own else pipeline
         pipeline.rpush(inbox, json.dumps(request))
         pipeline.expire(inbox, 300)  # a dead process's inbox does not linger
-        pipeline.execute()
+        if own:
+            pipeline.execute()
 
     def call_many(self, calls: list[tuple[str, str, dict]], timeout: float) -> list[dict | CommandFailed]:
         """Relay CALLs to the processes holding the charge points; each result is the CALLRESULT payload
@@ -135,24 +228,41 @@ class RedisRelay:
 
     def serve(self, connections) -> None:
         """Keep this process registered and carry out the requests of its inbox; runs in greenlets."""
-        gevent.spawn(self._keep_alive)
+        gevent.spawn(self._keep_alive, connections)
         gevent.spawn(self._serve_inbox, connections)
 
-    def _keep_alive(self) -> None:
+    def _keep_alive(self, connections) -> None:
         while True:
             try:
-                self.redis.set(NODE.format(self.node_id), str(os.getpid()), ex=max(1, round(self.node_ttl)))
+                self.refresh(connections)
+                self._refresh_failures.succeeded()
             except RedisError as error:
-                logger.warning("cannot reach Redis to stay registered: %s", error)
+                self._refresh_failures.failed(error)
             gevent.sleep(self.node_ttl / 3)
+
+    def refresh(self, connections) -> None:
+        """Refresh this process's node key; where it had gone, record again the charge points held here."""
+        node_key = NODE.format(self.node_id)
+        pipeline = self.redis.pipeline(transaction=False)
+        pipeline.set(node_key, str(os.getpid()), nx=True)
+        pipeline.expire(node_key, max(1, round(self.node_ttl)))
+        created, _ = pipeline.execute()
+        self._release_leftovers()
+        tokens = connections.tokens()
+        registered = self.register_again(tokens) if created and tokens else 0
+        if registered:
+            logger.warning("Redis had lost this process's registration (restarted empty, or away longer than "
+                           "%g s): %d of the %d charge points held here registered again", self.node_ttl,
+                           registered, len(tokens))
 
     def _serve_inbox(self, connections) -> None:
         inbox = INBOX.format(self.node_id)
         while True:
             try:
                 item = self.redis.blpop([inbox], timeout=1)
+                self._inbox_failures.succeeded()
             except RedisError as error:
-                logger.warning("cannot read the command inbox from Redis: %s", error)
+                self._inbox_failures.failed(error)
                 gevent.sleep(1)
                 continue
             if item is not None:
@@ -171,8 +281,14 @@ class RedisRelay:
         pipeline = self.redis.pipeline(transaction=False)
         pipeline.rpush(request["replyTo"], json.dumps(reply))
         pipeline.expire(request["replyTo"], 60)
-        pipeline.execute()
+        try:
+            pipeline.execute()
+        except RedisError as error:  # the sender times out
+            logger.warning("%s: the answer to %s cannot be relayed: %s", charge_point_id, request["action"], error)
 
     def leave(self) -> None:
         """On shutdown: this process holds nothing any more (its sessions released their entries)."""
-        self.redis.delete(NODE.format(self.node_id))
+        try:
+            self.redis.delete(NODE.format(self.node_id))
+        except RedisError as error:  # the node key expires by itself
+            logger.warning("cannot remove this process's registration from Redis: %s", error)

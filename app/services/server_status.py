@@ -1,7 +1,12 @@
-"""What /api/status reports: the server, its charge points and its database."""
+"""What /api/status reports: the server, its charge points, its database and its message bus.
+
+During an outage it reports what it knows and says what it does not: a figure it cannot know is null,
+and database.connected or messageBus.connected says why.
+"""
 import time
 
 from flask import current_app
+from redis.exceptions import RedisError
 from sqlalchemy import text
 
 from app.version import __version__
@@ -22,8 +27,17 @@ def database_answers() -> bool:
         return False
 
 
+def connected_count() -> int | None:
+    """Charge points connected to any process; None when Redis, which knows the other processes', is down."""
+    try:
+        return len(connections().connected_ids())
+    except RedisError:
+        return None
+
+
 def report() -> dict:
     database_up = database_answers()
+    connected = connected_count()
     return {
         "status": "running",
         "server_time": utcnow(),
@@ -31,7 +45,8 @@ def report() -> dict:
         "version": __version__,
         "uptime_seconds": int(time.monotonic() - STARTED),
         "charge_points_total": charge_points.count() if database_up else None,
-        "charge_points_connected": len(connections().connected_ids()),
+        "charge_points_connected": connected,
         "active_transactions": charging.count_running() if database_up else None,
         "database": {"type": current_app.config["DATABASE_KIND"], "connected": database_up},
+        "message_bus": {"type": "redis", "connected": connected is not None} if current_app.config["REDIS_URL"] else None,
     }
