@@ -19,10 +19,10 @@ from webargs import core
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
-from app.ocpp.failures import CallErrorReceived, CallTimeout, CommandFailed, InvalidCallResult, NotConnected
+from app.ocpp.spec.failures import CallErrorReceived, CallTimeout, CommandFailed, InvalidCallResult, NotConnected
 from app.outages import RETRY_AFTER_SECONDS, FailureLog, database_unavailable
 from app.services.errors import Conflict, Invalid, NotFound, ServiceError
-from app.values import contains_nul
+from app.ocpp.spec.values import contains_nul
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ from flask import Flask, current_app, has_app_context
 from gevent.queue import Full, Queue
 from redis.exceptions import RedisError
 
-from app.timeutil import isoformat, utcnow
+from app.timeutil import utcnow
+from app.ocpp.spec.datatypes import isoformat
 
 logger = logging.getLogger(__name__)
 

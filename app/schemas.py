@@ -11,11 +11,11 @@ from ocpp.v16.enums import (AuthorizationStatus, AvailabilityType, CertificateUs
                             ChargingProfilePurposeType, ChargingRateUnitType, Log, MessageTrigger, RecurrencyKind,
                             RegistrationStatus, ResetType, UpdateType)
 
-from app.ocpp import datatypes
-from app.ocpp.datatypes import INT32_MAX, INT32_MIN
-from app.ocpp.schemas import CENTRAL_SYSTEM_ACTIONS
+from app.ocpp.spec import datatypes
+from app.ocpp.spec.datatypes import INT32_MAX, INT32_MIN
+from app.ocpp.spec.schemas import CENTRAL_SYSTEM_ACTIONS
 from app.services.system_log import LEVELS
-from app.timeutil import isoformat, parse_timestamp
+from app.ocpp.spec.datatypes import isoformat, parse_timestamp
 
 MAX_PAGE = 1000
 MAX_REPORT_DAYS = 366

@@ -1,26 +1,8 @@
-"""UTC time: the one clock of the server, and ISO 8601 in and out."""
+"""The one clock of the server: UTC. (The spec's dateTime in and out: app.ocpp.spec.datatypes.)"""
 from datetime import datetime, timezone
+
+from app.ocpp.spec.datatypes import parse_timestamp  # noqa: F401 (app/tasks/offline_transactions.py, until issue 13 merges)
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def parse_timestamp(value: str) -> datetime:
-    """An OCPP dateTime as an aware UTC datetime; a value without offset is taken as UTC.
-
-    Raises ValueError when the text is not an ISO 8601 date-time.
-    """
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
-
-
-def isoformat(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a Z and milliseconds, as OCPP and the API answer it."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

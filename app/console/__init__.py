@@ -7,7 +7,7 @@ from flask import Blueprint, Flask, render_template
 from werkzeug.exceptions import HTTPException
 
 from app.errors import failure_answer
-from app.ocpp.failures import CommandFailed
+from app.ocpp.spec.failures import CommandFailed
 from app.services.errors import NotFound, ServiceError
 
 bp = Blueprint("console", __name__, template_folder="templates", static_folder="static",

@@ -11,7 +11,7 @@ from ocpp.v16.enums import (AvailabilityType, ChargePointStatus, ChargingProfile
 from app.console import bp, forms
 from app.console.auth import requires
 from app.errors import failure_answer
-from app.ocpp.failures import CommandFailed
+from app.ocpp.spec.failures import CommandFailed
 from app.schemas import (CancelReservationBody, ChangeAvailabilityBody, ChangeConfigurationBody, ChargePointCommandBody,
                          ChargePointRegistrationBody, ChargePointSettingsBody, ChargingProfileResultSchema,
                          ClearChargingProfileBody, CommandResultSchema, DataTransferBody, GetConfigurationBody,

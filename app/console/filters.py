@@ -7,7 +7,7 @@ from markupsafe import Markup, escape
 
 from app.console import auth
 from app.services import users
-from app.timeutil import isoformat
+from app.ocpp.spec.datatypes import isoformat
 
 
 def kwh(value, digits: int = 3) -> str:

@@ -11,7 +11,7 @@ from app.console.auth import requires
 from app.schemas import CloseTransactionBody, EnergyReportQuery
 from app.services import charging, fleet, meter_values, reports, users
 from app.services.errors import ServiceError
-from app.timeutil import isoformat
+from app.ocpp.spec.datatypes import isoformat
 
 PAGE_SIZE = 50
 CSV_COLUMNS = ["transactionId", "chargePointId", "connectorId", "idTag", "idTagStatus", "startTimestamp",

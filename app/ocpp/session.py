@@ -15,20 +15,18 @@ from ocpp.exceptions import GenericError, OCPPError
 from simple_websocket import ConnectionClosed
 
 from app import metrics
-from app.ocpp import protocol, schemas, transport
-from app.ocpp.failures import CallErrorReceived, CallTimeout, InvalidCallResult, NotConnected
-from app.ocpp.protocol import Call, CallError, CallResult, FrameRejected
+from app.ocpp import transport
+from app.ocpp.spec import protocol, schemas
+from app.ocpp.spec.failures import CallErrorReceived, CallTimeout, InvalidCallResult, NotConnected
+from app.ocpp.spec.protocol import Call, CallError, CallResult, FrameRejected
 from app.ocpp.router import CallDispatcher
+from app.ocpp.spec.close_codes import NORMAL_CLOSURE, POLICY_VIOLATION
+# websocket.py imports these two from here until issue 13 merges
+from app.ocpp.spec.close_codes import PROTOCOL_ERROR, TRY_AGAIN_LATER  # noqa: F401
 from app.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
 
-# Close codes (RFC 6455)
-NORMAL_CLOSURE = 1000
-GOING_AWAY = 1001
-PROTOCOL_ERROR = 1002
-POLICY_VIOLATION = 1008
-TRY_AGAIN_LATER = 1013
 
 BURST = 5  # a charge point may send this many seconds' worth of CALLs at once
 

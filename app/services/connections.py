@@ -12,7 +12,7 @@ from flask import Flask, current_app
 from redis import Redis
 
 from app import metrics
-from app.ocpp.failures import CommandFailed, NotConnected
+from app.ocpp.spec.failures import CommandFailed, NotConnected
 from app.ocpp.session import ChargePointSession
 from app.services.relay import RedisRelay
 

@@ -5,7 +5,8 @@ from ocpp.v16.enums import Action, RegistrationStatus
 from app.ocpp.router import router
 from app.services import charge_points
 from app.services.charge_points import BootInfo
-from app.timeutil import isoformat, utcnow
+from app.timeutil import utcnow
+from app.ocpp.spec.datatypes import isoformat
 
 
 @router.on(Action.boot_notification)
