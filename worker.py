@@ -23,7 +23,7 @@ from rq.exceptions import StopRequested
 
 from app import create_app
 from app.outages import FailureLog
-from app.services.connections import new_redis_client
+from app.extensions import new_redis_client
 from app.tasks.runner import register_cron_jobs
 from app.tasks.schedule import QUEUES
 from config import Config, load_config_or_exit

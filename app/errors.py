@@ -9,20 +9,16 @@ did not answer in time. Nothing a client sends gets a 500.
 """
 import logging
 
-import flask_smorest
 import marshmallow as ma
 from flask import Flask, request
-from flask_smorest import abort
 from redis.exceptions import RedisError
 from sqlalchemy import exc
-from webargs import core
-from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from app.ocpp.spec.failures import CallErrorReceived, CallTimeout, CommandFailed, InvalidCallResult, NotConnected
+from app.ocpp.spec.values import contains_nul
 from app.outages import RETRY_AFTER_SECONDS, FailureLog, database_unavailable
 from app.services.errors import Conflict, Invalid, NotFound, ServiceError
-from app.ocpp.spec.values import contains_nul
 
 logger = logging.getLogger(__name__)
 
@@ -33,38 +29,19 @@ class ErrorSchema(ma.Schema):
     details = ma.fields.Dict(metadata={"description": "Field errors, or the charge point's CALLERROR"})
 
 
-class Parser(FlaskParser):
-    """webargs, answering 400 (not 422) with the field errors, and reading a JSON body whatever its
-    Content-Type says (curl sends form encoding unless told otherwise)."""
-    DEFAULT_VALIDATION_STATUS = 400
-
-    def _raw_load_json(self, req):
-        data = req.get_data(cache=True)
-        if not data:
-            return core.missing
-        body = core.parse_json(data)
-        if contains_nul(body):
-            abort(400, message="the request body contains a NUL character")
-        return body
-
-
-class Blueprint(flask_smorest.Blueprint):
-    ARGUMENTS_PARSER = Parser()
-
-
-class Api(flask_smorest.Api):
-    ERROR_SCHEMA = ErrorSchema
-
-    def handle_http_exception(self, error: HTTPException):
-        data = getattr(error, "data", None) or {}
-        details = data.get("errors") or data.get("messages") or {}
-        if error.code == 400 and details:
-            message = "the request is not valid: " + _field_error_summary(details)
-        else:
-            message = data.get("message") or error.description or error.name
-        if error.code >= 500:
-            logger.error("%s %s answered %s: %s", request.method, request.path, error.code, message)
-        return error_body(error.name, message, details), error.code, data.get("headers", {})
+def http_error_answer(error: HTTPException) -> tuple[dict, int, dict]:
+    """Every HTTP exception in the error shape, with the headers it carries (WWW-Authenticate,
+    Retry-After, Allow): whoever raised it, an API view, the WebSocket handshake or the request parser."""
+    data = getattr(error, "data", None) or {}
+    details = data.get("errors") or data.get("messages") or {}
+    if error.code == 400 and details:
+        message = "the request is not valid: " + _field_error_summary(details)
+    else:
+        message = data.get("message") or error.description or error.name
+    if error.code >= 500:
+        logger.error("%s %s answered %s: %s", request.method, request.path, error.code, message)
+    headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
+    return error_body(error.name, message, details), error.code, {**headers, **(data.get("headers") or {})}
 
 
 def error_body(name: str, message: str, details: dict | None = None) -> dict:

@@ -16,8 +16,9 @@ from flask import Flask, current_app, has_app_context
 from gevent.queue import Full, Queue
 from redis.exceptions import RedisError
 
-from app.timeutil import utcnow
+from app.extensions import redis_client
 from app.ocpp.spec.datatypes import isoformat
+from app.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +102,6 @@ def _message(kind: str, data: dict) -> str:
 
 
 def init_app(app: Flask) -> None:
-    from app.services.connections import redis_client
     app.extensions["console_events"] = EventHub(redis_client(app) if app.config["REDIS_URL"] else None)
 
 

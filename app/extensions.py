@@ -1,7 +1,9 @@
-"""Flask extensions, created unbound here and bound to the app in create_app()."""
+"""Flask extensions, created unbound here and bound to the app in create_app(), and the app's Redis client."""
+from flask import Flask
 from flask_migrate import Migrate
 from flask_sock import Sock
 from flask_sqlalchemy import SQLAlchemy
+from redis import Redis
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -26,3 +28,24 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 sock = Sock()
+
+
+def redis_client(app: Flask) -> Redis:
+    """The app's Redis client (REDIS_URL), made once.
+
+    Timeouts, so that a Redis that hangs or a network that drops packets fails a request instead of
+    holding it: connecting, and reading an answer (longer than the longest blocking read, a command's
+    reply awaited for OCPP_COMMAND_TIMEOUT); TCP keepalive finds a peer that is gone.
+    """
+    if "redis" not in app.extensions:
+        app.extensions["redis"] = new_redis_client(app, socket_timeout=app.config["OCPP_COMMAND_TIMEOUT"] + 10)
+    return app.extensions["redis"]
+
+
+def new_redis_client(app: Flask, socket_timeout: float | None) -> Redis:
+    """A Redis client of REDIS_URL; socket_timeout None for a reader that blocks longer (RQ's worker)."""
+    options = {"health_check_interval": 30, "socket_connect_timeout": 5, "socket_keepalive": True,
+               "socket_timeout": socket_timeout}
+    if app.config["REDIS_URL"].startswith("rediss://") and not app.config["REDIS_TLS_VERIFY"]:
+        options["ssl_cert_reqs"] = "none"  # Heroku Redis presents a self-signed certificate
+    return Redis.from_url(app.config["REDIS_URL"], **options)

@@ -12,10 +12,9 @@ from ocpp.v16.enums import (AuthorizationStatus, AvailabilityType, CertificateUs
                             RegistrationStatus, ResetType, UpdateType)
 
 from app.ocpp.spec import datatypes
-from app.ocpp.spec.datatypes import INT32_MAX, INT32_MIN
+from app.ocpp.spec.datatypes import INT32_MAX, INT32_MIN, isoformat, parse_timestamp
 from app.ocpp.spec.schemas import CENTRAL_SYSTEM_ACTIONS
 from app.services.system_log import LEVELS
-from app.ocpp.spec.datatypes import isoformat, parse_timestamp
 
 MAX_PAGE = 1000
 MAX_REPORT_DAYS = 366

@@ -1,8 +1,8 @@
 """The HTTP API under /api, with its OpenAPI document at /api/openapi.json (flask-smorest)."""
 from flask import Flask
 
+from app.api.blueprint import Api
 from app.version import __version__
-from app.errors import Api
 from app.schemas import Timestamp
 
 api = Api()

@@ -1,6 +1,7 @@
 """Administrative actions."""
 from app.api.auth import requester
-from app.errors import Blueprint, ErrorSchema
+from app.api.blueprint import Blueprint
+from app.errors import ErrorSchema
 from app.schemas import CloseTransactionBody, CloseTransactionResultSchema
 from app.services import charging
 

@@ -2,9 +2,10 @@
 except the OpenAPI document (and /healthz, /readyz, which are not under /api)."""
 import logging
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, g, request
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import Unauthorized
 
-from app.errors import error_body
 from app.services import api_keys
 
 logger = logging.getLogger(__name__)
@@ -27,10 +28,8 @@ def require_api_key():
     if holder is None:
         logger.warning("API request without a valid key from %s: %s %s", request.remote_addr, request.method,
                        request.path)
-        response = jsonify(error_body("Unauthorized", "this API needs Authorization: Bearer <API key>"))
-        response.status_code = 401
-        response.headers["WWW-Authenticate"] = 'Bearer realm="ocpp"'
-        return response
+        raise Unauthorized("this API needs Authorization: Bearer <API key>",
+                           www_authenticate=WWWAuthenticate("bearer", {"realm": "ocpp"}))
     g.requester = holder
     return None
 

@@ -1,7 +1,8 @@
 """The idTags (RFID cards, tokens) that Authorize and StartTransaction check."""
 from flask import jsonify
 
-from app.errors import Blueprint, ErrorSchema
+from app.api.blueprint import Blueprint
+from app.errors import ErrorSchema
 from app.schemas import IdTagBody, IdTagQuery, IdTagSchema, MessageSchema, RequiredIdTagQuery
 from app.services import id_tags
 

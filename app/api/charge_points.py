@@ -1,5 +1,6 @@
 """Charge points and their connectors."""
-from app.errors import Blueprint, ErrorSchema
+from app.api.blueprint import Blueprint
+from app.errors import ErrorSchema
 from app.schemas import (CertificateSigningRequestSchema, ChargePointDetailSchema, ChargePointQuery,
                          ChargePointRegistrationBody, ChargePointSchema, ChargePointSettingsBody,
                          ConfigurationKeySchema, ConnectorQuery, ConnectorSchema, DataTransferSchema, DeleteChargePointQuery,

@@ -1,5 +1,6 @@
 """Commands: each a real OCPP CALL to the connected charge point; the answer carries its reply."""
-from app.errors import Blueprint, ErrorSchema
+from app.api.blueprint import Blueprint
+from app.errors import ErrorSchema
 from app.schemas import (CancelReservationBody, CertificateSignedBody, ChangeAvailabilityBody, ChangeConfigurationBody,
                          ChangePasswordBody, ChargePointCommandBody, DeleteCertificateBody, DeleteCertificateResultSchema,
                          ExtendedTriggerMessageBody, GetInstalledCertificateIdsBody, GetLogBody,

@@ -9,7 +9,7 @@ from redis.exceptions import RedisError
 
 from app.database import commit_problem
 from app.outages import one_line
-from app.services.connections import redis_client
+from app.extensions import redis_client
 
 bp = Blueprint("health", __name__)
 

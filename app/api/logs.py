@@ -1,5 +1,5 @@
 """The system log."""
-from app.errors import Blueprint
+from app.api.blueprint import Blueprint
 from app.schemas import LogQuery, LogSchema
 from app.services import logs
 

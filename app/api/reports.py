@@ -1,5 +1,5 @@
 """Reports."""
-from app.errors import Blueprint
+from app.api.blueprint import Blueprint
 from app.schemas import EnergyReportQuery, EnergyReportSchema
 from app.services import reports
 

@@ -1,5 +1,5 @@
 """Reservations, charging profiles and local authorization lists: what the central system keeps of them."""
-from app.errors import Blueprint
+from app.api.blueprint import Blueprint
 from app.schemas import (ChargingProfileQuery, LocalListSyncBody, LocalListSyncResultSchema, ReservationQuery,
                          ReservationSchema, StoredChargingProfileSchema)
 from app.services import local_lists, reservations, smart_charging

@@ -1,5 +1,5 @@
 """GET /api/status."""
-from app.errors import Blueprint
+from app.api.blueprint import Blueprint
 from app.schemas import StatusSchema
 from app.services import server_status
 

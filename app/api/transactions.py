@@ -1,7 +1,8 @@
 """Transactions."""
 from flask import jsonify
 
-from app.errors import Blueprint, ErrorSchema
+from app.api.blueprint import Blueprint
+from app.errors import ErrorSchema
 from app.schemas import TransactionDetailSchema, TransactionQuery, TransactionSchema
 from app.services import charging
 

@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 from app.console import bp
 from app.extensions import db
 from app.services import system_log, users
-from app.services.connections import redis_client
+from app.extensions import redis_client
 
 logger = logging.getLogger(__name__)
 

@@ -6,19 +6,32 @@ CALLs to and from the other processes (app/services/relay.py).
 """
 import logging
 import time
+from typing import Protocol
 
 import gevent
 from flask import Flask, current_app
-from redis import Redis
 
 from app import metrics
+from app.extensions import redis_client
 from app.ocpp.spec.failures import CommandFailed, NotConnected
-from app.ocpp.session import ChargePointSession
 from app.services.relay import RedisRelay
 
 logger = logging.getLogger(__name__)
 
 REPLACED = "replaced by a newer connection of the same charge point"
+
+
+class ChargePointSession(Protocol):
+    """What the registry needs of a connected charge point's session (the OCPP adapter's session is one)."""
+    charge_point_id: str
+    token: str  # names this connection in the registry, apart from a newer one of the same charge point
+
+    @property
+    def busy(self) -> bool: ...
+
+    def call(self, action: str, payload: dict, timeout: float) -> dict: ...
+
+    def close(self, code: int = ..., reason: str = "") -> None: ...
 
 
 class ShuttingDown(Exception):
@@ -160,27 +173,6 @@ def init_app(app: Flask) -> None:
     if app.config["REDIS_URL"]:
         relay = RedisRelay(redis_client(app), app.config["CONNECTION_REGISTRY_TTL"])
     app.extensions["ocpp_connections"] = Connections(relay, app.config["OCPP_COMMAND_TIMEOUT"])
-
-
-def redis_client(app: Flask) -> Redis:
-    """The app's Redis client (REDIS_URL), made once.
-
-    Timeouts, so that a Redis that hangs or a network that drops packets fails a request instead of
-    holding it: connecting, and reading an answer (longer than the longest blocking read, a command's
-    reply awaited for OCPP_COMMAND_TIMEOUT); TCP keepalive finds a peer that is gone.
-    """
-    if "redis" not in app.extensions:
-        app.extensions["redis"] = new_redis_client(app, socket_timeout=app.config["OCPP_COMMAND_TIMEOUT"] + 10)
-    return app.extensions["redis"]
-
-
-def new_redis_client(app: Flask, socket_timeout: float | None) -> Redis:
-    """A Redis client of REDIS_URL; socket_timeout None for a reader that blocks longer (RQ's worker)."""
-    options = {"health_check_interval": 30, "socket_connect_timeout": 5, "socket_keepalive": True,
-               "socket_timeout": socket_timeout}
-    if app.config["REDIS_URL"].startswith("rediss://") and not app.config["REDIS_TLS_VERIFY"]:
-        options["ssl_cert_reqs"] = "none"  # Heroku Redis presents a self-signed certificate
-    return Redis.from_url(app.config["REDIS_URL"], **options)
 
 
 def connections() -> Connections:
