@@ -6,7 +6,7 @@ from flask import Flask, abort, request
 from app import api, cli, console, database, errors, events, group_commit, log_setup, metrics
 from app.extensions import db, migrate, sock
 from app.ocpp import transport
-from app.ocpp.spec import schemas as ocpp_schemas  # not "schemas": app.schemas, the API's, would shadow it
+from app.spec import schemas as ocpp_schemas  # not "schemas": app.schemas, the API's, would shadow it
 from app.services import connections
 from app.version import __version__  # noqa: F401  (app.__version__, kept for those who read it there)
 from config import Config, load_config_or_exit

@@ -17,7 +17,7 @@ from gevent.queue import Full, Queue
 from redis.exceptions import RedisError
 
 from app.extensions import redis_client
-from app.ocpp.spec.datatypes import isoformat
+from app.spec.datatypes import isoformat
 from app.timeutil import utcnow
 
 logger = logging.getLogger(__name__)

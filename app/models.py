@@ -10,7 +10,7 @@ from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.ocpp.spec import datatypes
+from app.spec import datatypes
 from app.timeutil import utcnow
 
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.

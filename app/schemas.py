@@ -11,9 +11,9 @@ from ocpp.v16.enums import (AuthorizationStatus, AvailabilityType, CertificateUs
                             ChargingProfilePurposeType, ChargingRateUnitType, Log, MessageTrigger, RecurrencyKind,
                             RegistrationStatus, ResetType, UpdateType)
 
-from app.ocpp.spec import datatypes
-from app.ocpp.spec.datatypes import INT32_MAX, INT32_MIN, isoformat, parse_timestamp
-from app.ocpp.spec.schemas import CENTRAL_SYSTEM_ACTIONS
+from app.spec import datatypes
+from app.spec.datatypes import INT32_MAX, INT32_MIN, isoformat, parse_timestamp
+from app.spec.schemas import CENTRAL_SYSTEM_ACTIONS
 from app.services.system_log import LEVELS
 
 MAX_PAGE = 1000

@@ -1,7 +1,7 @@
-"""The one clock of the server: UTC. (The spec's dateTime in and out: app.ocpp.spec.datatypes.)"""
+"""The one clock of the server: UTC. (The spec's dateTime in and out: app.spec.datatypes.)"""
 from datetime import datetime, timezone
 
-from app.ocpp.spec.datatypes import parse_timestamp  # noqa: F401 (app/tasks/offline_transactions.py, until issue 13 merges)
+from app.spec.datatypes import parse_timestamp  # noqa: F401 (app/tasks/offline_transactions.py, until issue 13 merges)
 
 
 def utcnow() -> datetime:

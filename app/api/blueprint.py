@@ -7,7 +7,7 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from app.errors import ErrorSchema, http_error_answer
-from app.ocpp.spec.values import contains_nul
+from app.spec.values import contains_nul
 
 
 class Parser(FlaskParser):

@@ -3,26 +3,7 @@ the API. Its own sign-in (accounts with roles, signed-cookie sessions, CSRF toke
 Bearer keys and never looks at the console's cookie."""
 from datetime import timedelta
 
-from flask import Blueprint, Flask, render_template
-from werkzeug.exceptions import HTTPException
-
-from app.errors import failure_answer
-from app.ocpp.spec.failures import CommandFailed
-from app.services.errors import NotFound, ServiceError
-
-bp = Blueprint("console", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/console-static")
-
-# No inline script or style, no other origin: what a page shows can never run as code.
-CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                           "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
-                           "form-action 'self'; frame-ancestors 'none'")
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-}
+from flask import Flask
 
 
 def init_app(app: Flask) -> None:
@@ -33,40 +14,8 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_SECURE=bool(app.config["OCPP_USE_TLS"]),
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
     )
-    from app.console import auth, charge_points, live, management, overview, transactions  # noqa: F401 (routes)
-    from app.console import filters
+    from app.console import (auth, blueprint, charge_points, filters, live, management,  # noqa: F401 (routes)
+                             overview, transactions)
     filters.init_app(app)
     app.session_interface = auth.ConsoleSessionInterface()
-    app.register_blueprint(bp)
-
-
-@bp.after_request
-def add_security_headers(response):
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    if response.mimetype == "text/html":
-        response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-@bp.errorhandler(NotFound)
-@bp.errorhandler(404)
-def not_found(error):
-    message = getattr(error, "message", None) or "There is no such page."  # a ServiceError says what
-    return render_template("error.html", title="Not found", message=message), 404
-
-
-@bp.errorhandler(HTTPException)
-def http_error(error):
-    if error.code == 404:
-        return not_found(error)
-    return render_template("error.html", title=error.name, message=error.description), error.code
-
-
-@bp.errorhandler(ServiceError)
-@bp.errorhandler(CommandFailed)
-def refused(error):
-    """What a service refused, with the status the API would answer (a 409 conflict, a 400 ...)."""
-    body, status = failure_answer(error)
-    return render_template("error.html", title=body["error"].replace("_", " ").capitalize(),
-                           message=body["message"]), status
+    app.register_blueprint(blueprint.bp)

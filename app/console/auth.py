@@ -18,7 +18,7 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from flask.sessions import SecureCookieSessionInterface
 from redis.exceptions import RedisError
 
-from app.console import bp
+from app.console.blueprint import bp
 from app.extensions import db
 from app.services import system_log, users
 from app.extensions import redis_client

@@ -8,10 +8,11 @@ from marshmallow import Schema
 from ocpp.v16.enums import (AvailabilityType, ChargePointStatus, ChargingProfileKindType, ChargingProfilePurposeType,
                             ChargingRateUnitType, MessageTrigger, RegistrationStatus, ResetType, UpdateType)
 
-from app.console import bp, forms
+from app.console import forms
+from app.console.blueprint import bp
 from app.console.auth import requires
 from app.errors import failure_answer
-from app.ocpp.spec.failures import CommandFailed
+from app.spec.failures import CommandFailed
 from app.schemas import (CancelReservationBody, ChangeAvailabilityBody, ChangeConfigurationBody, ChargePointCommandBody,
                          ChargePointRegistrationBody, ChargePointSettingsBody, ChargingProfileResultSchema,
                          ClearChargingProfileBody, CommandResultSchema, DataTransferBody, GetConfigurationBody,

@@ -7,7 +7,7 @@ from markupsafe import Markup, escape
 
 from app.console import auth
 from app.services import users
-from app.ocpp.spec.datatypes import isoformat
+from app.spec.datatypes import isoformat
 
 
 def kwh(value, digits: int = 3) -> str:

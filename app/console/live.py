@@ -3,7 +3,7 @@ from flask import Response
 from gevent.queue import Empty
 
 from app import events
-from app.console import bp
+from app.console.blueprint import bp
 from app.extensions import db
 
 KEEP_ALIVE = 15  # seconds: a comment line that keeps proxies from closing an idle stream

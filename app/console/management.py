@@ -2,14 +2,15 @@
 and the accounts (admin)."""
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
-from app.console import bp, forms
+from app.console import forms
+from app.console.blueprint import bp
 from app.console.auth import requires
 from app.errors import failure_answer
-from app.ocpp.spec.failures import CommandFailed
+from app.spec.failures import CommandFailed
 from app.schemas import STORABLE_ID_TAG_STATUSES, IdTagBody, LocalListSyncBody
 from app.services import fleet, id_tags, local_lists, reservations, smart_charging, system_log, users
 from app.services.errors import ServiceError
-from app.ocpp.spec.datatypes import parse_timestamp
+from app.spec.datatypes import parse_timestamp
 
 ID_TAG_STATUSES = [str(status) for status in STORABLE_ID_TAG_STATUSES]
 ID_TAGS_PAGE = 100

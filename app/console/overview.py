@@ -1,7 +1,7 @@
 """The overview: the fleet at a glance."""
 from flask import render_template
 
-from app.console import bp
+from app.console.blueprint import bp
 from app.services import fleet
 
 

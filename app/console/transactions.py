@@ -6,12 +6,13 @@ from datetime import date
 
 from flask import Response, flash, g, redirect, render_template, request, stream_with_context, url_for
 
-from app.console import bp, forms
+from app.console import forms
+from app.console.blueprint import bp
 from app.console.auth import requires
 from app.schemas import CloseTransactionBody, EnergyReportQuery
 from app.services import charging, fleet, meter_values, reports, users
 from app.services.errors import ServiceError
-from app.ocpp.spec.datatypes import isoformat
+from app.spec.datatypes import isoformat
 
 PAGE_SIZE = 50
 CSV_COLUMNS = ["transactionId", "chargePointId", "connectorId", "idTag", "idTagStatus", "startTimestamp",

@@ -12,8 +12,8 @@ from ocpp.v16.enums import Action
 
 from app import metrics
 from app.extensions import db
-from app.ocpp.spec import protocol, schemas, wire
-from app.ocpp.spec.protocol import Call
+from app.spec import protocol, schemas, wire
+from app.spec.protocol import Call
 from app.outages import FailureLog, database_unavailable
 from app.services import system_log
 

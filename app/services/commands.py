@@ -2,7 +2,7 @@
 
 The one outbound port: a service builds a typed request (the `ocpp` package's call.* dataclass,
 snake_case) and send() returns the charge point's typed answer (call_result.*) in a CommandOutcome.
-send() checks the request against its OCPP 1.6 schema, converts it to the wire (app.ocpp.spec.wire),
+send() checks the request against its OCPP 1.6 schema, converts it to the wire (app.spec.wire),
 releases the database session while the charge point answers, and logs the outcome. A charge point
 that answers (even Rejected) gives an outcome; one that is not connected, does not answer or answers
 with a CALLERROR raises failures.CommandFailed, the one failure type.
@@ -21,8 +21,8 @@ from ocpp.v16.enums import Action
 from sqlalchemy import delete, update
 
 from app.extensions import db
-from app.ocpp.spec import schemas, wire
-from app.ocpp.spec.failures import CommandFailed, NotConnected
+from app.spec import schemas, wire
+from app.spec.failures import CommandFailed, NotConnected
 from app.services import charging, configuration, lookups, system_log
 from app.services.connections import connections
 from app.services.errors import Invalid, NotFound

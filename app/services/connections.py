@@ -13,7 +13,7 @@ from flask import Flask, current_app
 
 from app import metrics
 from app.extensions import redis_client
-from app.ocpp.spec.failures import CommandFailed, NotConnected
+from app.spec.failures import CommandFailed, NotConnected
 from app.services.relay import RedisRelay
 
 logger = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from sqlalchemy import update
 
 from app.extensions import db
 from app.models import DataTransferMessage
-from app.ocpp.spec.failures import CommandFailed, NotConnected
+from app.spec.failures import CommandFailed, NotConnected
 from app.services import charge_points, commands, lookups, system_log
 from app.services.commands import CommandOutcome
 from app.timeutil import utcnow

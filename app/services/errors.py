@@ -1,7 +1,7 @@
 """What the services refuse, in terms any interface can turn into its own answer (the API: app/errors.py)."""
 from datetime import datetime
 
-from app.ocpp.spec.datatypes import parse_timestamp
+from app.spec.datatypes import parse_timestamp
 
 
 class ServiceError(Exception):

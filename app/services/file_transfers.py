@@ -11,7 +11,7 @@ from app.models import FileTransferRequest, FileTransferStatusChange
 from app.services import charge_points, commands, system_log
 from app.services.commands import CommandOutcome
 from app.services.errors import parsed_timestamp
-from app.ocpp.spec.datatypes import isoformat
+from app.spec.datatypes import isoformat
 
 FIRMWARE, DIAGNOSTICS, LOG = "firmware", "diagnostics", "log"
 

@@ -3,7 +3,7 @@ from sqlalchemy import Select, select
 
 from app.extensions import db
 from app.models import ChargePoint
-from app.ocpp.spec.datatypes import is_int32
+from app.spec.datatypes import is_int32
 from app.services.errors import NotFound
 
 

@@ -6,7 +6,7 @@ from sqlalchemy import and_, func, select
 from app.database import prepared
 from app.extensions import db
 from app.models import MeterValue
-from app.ocpp.spec.datatypes import parse_timestamp
+from app.spec.datatypes import parse_timestamp
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 

@@ -29,7 +29,7 @@ from gevent.queue import Queue
 from redis import Redis
 from redis.exceptions import RedisError
 
-from app.ocpp.spec.failures import CallTimeout, CommandFailed, NotConnected
+from app.spec.failures import CallTimeout, CommandFailed, NotConnected
 from app.outages import FailureLog
 
 logger = logging.getLogger(__name__)

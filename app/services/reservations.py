@@ -13,7 +13,7 @@ from app.services.commands import CommandOutcome
 from app.services.errors import Invalid, NotFound, parsed_timestamp
 from app.services.reservation_holds import ACTIVE, CANCELLED, EXPIRED
 from app.timeutil import utcnow
-from app.ocpp.spec.datatypes import isoformat
+from app.spec.datatypes import isoformat
 
 
 def reserve(charge_point_id: str, connector_id: int, id_tag: str, expiry_date: datetime,

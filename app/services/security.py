@@ -20,7 +20,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
 from app.models import ChargePoint
-from app.ocpp.spec.failures import CommandFailed
+from app.spec.failures import CommandFailed
 from app.services import commands, configuration, lookups, system_log
 
 MIN_PASSWORD, MAX_PASSWORD = 16, 40  # the Security Whitepaper's AuthorizationKey length

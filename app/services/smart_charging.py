@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from app.extensions import db
 from app.models import ChargingProfile
-from app.ocpp.spec import wire
+from app.spec import wire
 from app.services import charge_points, charging, commands, lookups
 from app.services.commands import CommandOutcome
 from app.services.errors import Invalid, parsed_timestamp

@@ -46,7 +46,7 @@ SECURITY_COMMANDS = {
 
 
 async def test_every_central_system_action_of_ocpp_16_has_a_typed_endpoint(api):
-    from app.ocpp.spec.schemas import CENTRAL_SYSTEM_ACTIONS
+    from app.spec.schemas import CENTRAL_SYSTEM_ACTIONS
     core = {action for action in CENTRAL_SYSTEM_ACTIONS if action in TYPED_COMMANDS}
     assert len(core) == 19 and set(TYPED_COMMANDS) == core
     assert set(CENTRAL_SYSTEM_ACTIONS) == set(TYPED_COMMANDS) | set(SECURITY_COMMANDS)  # the Security Whitepaper's too

@@ -6,7 +6,7 @@ import json
 import httpx
 from jsonschema import Draft4Validator
 
-from app.ocpp.spec.schemas import SCHEMA_DIR
+from app.spec.schemas import SCHEMA_DIR
 from tests.charge_points import new_id
 
 import fleet  # bench/fleet.py: bench/ is on pytest's pythonpath, being scripts rather than a package

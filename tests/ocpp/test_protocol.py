@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from app.ocpp.spec import protocol
-from app.ocpp.spec.protocol import Call, CallError, CallResult, FrameRejected
+from app.spec import protocol
+from app.spec.protocol import Call, CallError, CallResult, FrameRejected
 
 
 def test_call_result_and_error_are_read():

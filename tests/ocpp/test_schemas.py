@@ -2,7 +2,7 @@
 import pytest
 from ocpp.exceptions import OCPPError
 
-from app.ocpp.spec import schemas
+from app.spec import schemas
 
 STATUS = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
 

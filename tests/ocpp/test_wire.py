@@ -1,7 +1,7 @@
 """The one conversion between the wire (camelCase payloads) and the `ocpp` package's dataclasses."""
 from ocpp.v16 import call, call_result
 
-from app.ocpp.spec import wire
+from app.spec import wire
 
 
 def test_a_request_goes_out_in_camel_case_without_absent_fields():

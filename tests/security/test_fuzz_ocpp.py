@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from app.ocpp.spec import schemas
+from app.spec import schemas
 from tests.charge_points import new_id, timestamp
 from tests.conftest import BACKENDS, running_server
 

@@ -6,7 +6,7 @@ from ocpp.v16.enums import Action
 from app.ocpp.router import router
 from app.services import authorization
 from app.services.authorization import IdTagVerdict
-from app.ocpp.spec.datatypes import isoformat
+from app.spec.datatypes import isoformat
 
 
 def id_tag_info(verdict: IdTagVerdict) -> IdTagInfo:

@@ -6,7 +6,7 @@ from app.ocpp.router import router
 from app.services import charge_points
 from app.services.charge_points import BootInfo
 from app.timeutil import utcnow
-from app.ocpp.spec.datatypes import isoformat
+from app.spec.datatypes import isoformat
 
 
 @router.on(Action.boot_notification)

@@ -5,7 +5,7 @@ from ocpp.v16.enums import Action
 from app.ocpp.router import router
 from app.services import certificates, file_transfers, security_events
 from app.timeutil import utcnow
-from app.ocpp.spec.datatypes import parse_timestamp
+from app.spec.datatypes import parse_timestamp
 
 
 @router.on(Action.security_event_notification)

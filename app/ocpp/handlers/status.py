@@ -5,7 +5,7 @@ from ocpp.v16.enums import Action
 from app.ocpp.router import router
 from app.services import connectors
 from app.timeutil import utcnow
-from app.ocpp.spec.datatypes import parse_timestamp
+from app.spec.datatypes import parse_timestamp
 
 
 @router.on(Action.status_notification)

@@ -5,7 +5,7 @@ from ocpp.v16.enums import Action
 from app.ocpp.handlers.authorize import id_tag_info
 from app.ocpp.router import router
 from app.services import charging
-from app.ocpp.spec.datatypes import parse_timestamp
+from app.spec.datatypes import parse_timestamp
 
 
 @router.on(Action.start_transaction)

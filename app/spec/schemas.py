@@ -25,7 +25,7 @@ from ocpp.exceptions import (FormationViolationError, OccurenceConstraintViolati
                              PropertyConstraintViolationError, TypeConstraintViolationError)
 from ocpp.v16.enums import Action
 
-from app.ocpp.spec.datatypes import INT32_MAX, INT32_MIN, isoformat, parse_timestamp
+from app.spec.datatypes import INT32_MAX, INT32_MIN, isoformat, parse_timestamp
 
 SCHEMA_DIR = Path(ocpp.__file__).parent / "v16" / "schemas"
 

@@ -24,7 +24,7 @@ from typing import NamedTuple
 from ocpp.exceptions import (FormationViolationError, OCPPError, PropertyConstraintViolationError,
                              ProtocolError)
 
-from app.ocpp.spec.values import contains_nul
+from app.spec.values import contains_nul
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 UNREADABLE_ID = "-1"
