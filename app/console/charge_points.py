@@ -1,10 +1,6 @@
 """Charge points: the list (searched, filtered, paged in the database), one charge point's page, and the
 commands sent from it, each answered on the page as the API answers it."""
-from dataclasses import dataclass
-from typing import Callable
-
 from flask import abort, flash, redirect, render_template, request, url_for
-from marshmallow import Schema
 from ocpp.v16.enums import (AvailabilityType, ChargePointStatus, ChargingProfileKindType, ChargingProfilePurposeType,
                             ChargingRateUnitType, MessageTrigger, RegistrationStatus, ResetType, UpdateType)
 
@@ -13,29 +9,13 @@ from app.console.blueprint import bp
 from app.console.auth import requires
 from app.errors import failure_answer
 from app.spec.failures import CommandFailed
-from app.schemas import (CancelReservationBody, ChangeAvailabilityBody, ChangeConfigurationBody, ChargePointCommandBody,
-                         ChargePointRegistrationBody, ChargePointSettingsBody, ChargingProfileResultSchema,
-                         ClearChargingProfileBody, CommandResultSchema, DataTransferBody, GetConfigurationBody,
-                         GetDiagnosticsBody, PasswordBody, RemoteStartBody, RemoteStopBody, ReservationResultSchema,
-                         ReserveNowBody, ResetBody, SendLocalListBody, SetChargingProfileBody, TriggerMessageBody,
-                         UnlockConnectorBody, UpdateFirmwareBody, ocpp_profile)
-from app.services import (charge_points, commands, configuration, data_transfers, file_transfers, fleet,
-                          local_lists, logs, reservations, smart_charging, users)
+from app.command_table import COMMANDS
+from app.schemas import ChargePointRegistrationBody, ChargePointSettingsBody, PasswordBody
+from app.services import charge_points, configuration, file_transfers, fleet, logs, reservations, smart_charging, users
 from app.services.errors import ServiceError
-from app.timeutil import utcnow
 
 PAGE_SIZE = 50
 STATUSES = [status.value for status in ChargePointStatus]
-
-
-@dataclass(frozen=True)
-class Command:
-    label: str
-    schema: Schema
-    run: Callable[[dict], object]
-    result_schema: Schema = CommandResultSchema()
-    # For a nested body: the form's flat fields in the schema's shape (errors come back by field name).
-    shape: Callable[[dict, str], dict] | None = None
 
 
 def charging_profile_body(form, charge_point_id: str) -> dict:
@@ -51,50 +31,13 @@ def charging_profile_body(form, charge_point_id: str) -> dict:
             "csChargingProfiles": profile}
 
 
-COMMANDS = {
-    "remote-start": Command("Remote start", RemoteStartBody(), lambda b: commands.remote_start(
-        b["charge_point_id"], b["id_tag"], b.get("connector_id")), ChargingProfileResultSchema()),
-    "remote-stop": Command("Remote stop", RemoteStopBody(), lambda b: commands.remote_stop(
-        b["charge_point_id"], b.get("transaction_id"), b.get("connector_id"))),
-    "reset": Command("Reset", ResetBody(), lambda b: commands.reset(b["charge_point_id"], b["type"])),
-    "unlock-connector": Command("Unlock connector", UnlockConnectorBody(), lambda b: commands.unlock_connector(
-        b["charge_point_id"], b["connector_id"])),
-    "change-availability": Command("Change availability", ChangeAvailabilityBody(),
-                                   lambda b: commands.change_availability(b["charge_point_id"], b["connector_id"],
-                                                                          b["type"])),
-    "trigger-message": Command("Trigger message", TriggerMessageBody(), lambda b: commands.trigger_message(
-        b["charge_point_id"], b["requested_message"], b.get("connector_id"))),
-    "get-configuration": Command("Get configuration", GetConfigurationBody(), lambda b: commands.get_configuration(
-        b["charge_point_id"], b["keys"])),
-    "change-configuration": Command("Change configuration", ChangeConfigurationBody(),
-                                    lambda b: commands.change_configuration(b["charge_point_id"], b["key"], b["value"])),
-    "clear-cache": Command("Clear cache", ChargePointCommandBody(), lambda b: commands.clear_cache(b["charge_point_id"])),
-    "data-transfer": Command("Data transfer", DataTransferBody(), lambda b: data_transfers.send(
-        b["charge_point_id"], b["vendor_id"], b.get("message_id"), b.get("data"))),
-    "send-local-list": Command("Send local list", SendLocalListBody(), lambda b: local_lists.sync(
-        b["charge_point_id"], b.get("update_type"))),
-    "get-local-list-version": Command("Get local list version", ChargePointCommandBody(),
-                                      lambda b: local_lists.get_version(b["charge_point_id"])),
-    "reserve-now": Command("Reserve now", ReserveNowBody(), lambda b: reservations.reserve(
-        b["charge_point_id"], b["connector_id"], b["id_tag"], b["expiry_date"], b.get("parent_id_tag")),
-        ReservationResultSchema()),
-    "cancel-reservation": Command("Cancel reservation", CancelReservationBody(), lambda b: reservations.cancel(
-        b["charge_point_id"], b["reservation_id"]), ReservationResultSchema()),
-    "set-charging-profile": Command("Set charging profile", SetChargingProfileBody(), lambda b: smart_charging.set_profile(
-        b["charge_point_id"], b["connector_id"], ocpp_profile(b["cs_charging_profiles"])), ChargingProfileResultSchema(),
-        shape=charging_profile_body),
-    "clear-charging-profile": Command("Clear charging profile", ClearChargingProfileBody(),
-                                      lambda b: smart_charging.clear(b["charge_point_id"], b.get("id"),
-                                                                     b.get("connector_id"),
-                                                                     b.get("charging_profile_purpose"),
-                                                                     b.get("stack_level"))),
-    "update-firmware": Command("Update firmware", UpdateFirmwareBody(), lambda b: file_transfers.update_firmware(
-        b["charge_point_id"], b["location"], b.get("retrieve_date") or utcnow(), b.get("retries"),
-        b.get("retry_interval"))),
-    "get-diagnostics": Command("Get diagnostics", GetDiagnosticsBody(), lambda b: file_transfers.get_diagnostics(
-        b["charge_point_id"], b["location"], b.get("start_time"), b.get("stop_time"), b.get("retries"),
-        b.get("retry_interval"))),
-}
+# The commands this page has a form for (app/command_table.py says how each is sent, for the API too),
+# and how the form of a nested body is put in its schema's shape (errors come back by the form's names).
+FORMS = ("remote-start", "remote-stop", "reset", "unlock-connector", "change-availability", "trigger-message",
+         "get-configuration", "change-configuration", "clear-cache", "data-transfer", "send-local-list",
+         "get-local-list-version", "reserve-now", "cancel-reservation", "set-charging-profile",
+         "clear-charging-profile", "update-firmware", "get-diagnostics")
+SHAPES = {"set-charging-profile": charging_profile_body}
 
 CHOICES = {
     "purposes": [purpose.value for purpose in ChargingProfilePurposeType],
@@ -150,19 +93,19 @@ def _render_page(charge_point_id: str, status: int = 200, **panel):
 @bp.post("/charge-points/<charge_point_id>/commands/<name>")
 @requires(users.OPERATOR)
 def send_command(charge_point_id, name):
-    command = COMMANDS.get(name)
-    if command is None:
+    if name not in FORMS:
         abort(404)
+    command = COMMANDS[name]
     charge_points.require(charge_point_id)
-    if command.shape is not None:
-        body, errors = forms.load_nested(command.schema, command.shape(request.form, charge_point_id))
+    if name in SHAPES:
+        body, errors = forms.load_nested(command.body_schema(), SHAPES[name](request.form, charge_point_id))
     else:
-        body, errors = forms.load(command.schema, request.form, chargePointId=charge_point_id)
+        body, errors = forms.load(command.body_schema(), request.form, chargePointId=charge_point_id)
     if errors:
         return _render_page(charge_point_id, 400, form_errors={name: errors}, form_values={name: request.form})
     try:
         outcome = command.run(body)
-        answer = {"status": 200, "body": command.result_schema.dump(outcome)}
+        answer = {"status": 200, "body": command.result_schema().dump(outcome)}
     except (ServiceError, CommandFailed) as failure:
         body, status = failure_answer(failure)
         answer = {"status": status, "body": body}
