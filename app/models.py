@@ -16,6 +16,7 @@ from app.timeutil import utcnow
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 ChargePointIdType = String(datatypes.CHARGE_POINT_ID_LENGTH)  # CiString48
+IdTagType = String(datatypes.ID_TAG_LENGTH)  # IdToken, CiString20
 
 
 def charge_point_reference(**kwargs):
@@ -125,11 +126,11 @@ class IdTag(Timestamped, db.Model):
     """An identifier (RFID card, token) that Authorize and StartTransaction check."""
     __tablename__ = "id_tags"
 
-    id_tag: Mapped[str] = mapped_column(String(20), primary_key=True)
+    id_tag: Mapped[str] = mapped_column(IdTagType, primary_key=True)
     # Accepted, Blocked, Expired or Invalid (ConcurrentTx is computed, never stored).
     status: Mapped[str] = mapped_column(String(16), default="Accepted")
     expiry_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    parent_id_tag: Mapped[str | None] = mapped_column(String(20))
+    parent_id_tag: Mapped[str | None] = mapped_column(IdTagType)
 
 
 class Transaction(Timestamped, db.Model):
@@ -147,7 +148,7 @@ class Transaction(Timestamped, db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     charge_point_id: Mapped[str] = charge_point_reference()
     connector_id: Mapped[int] = mapped_column(Integer)
-    id_tag: Mapped[str] = mapped_column(String(20))
+    id_tag: Mapped[str] = mapped_column(IdTagType)
     # What the central system answered for the idTag in StartTransaction.conf.
     id_tag_status: Mapped[str] = mapped_column(String(16))
     start_timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -156,7 +157,7 @@ class Transaction(Timestamped, db.Model):
     stop_timestamp: Mapped[datetime | None] = mapped_column(UTCDateTime)
     meter_stop: Mapped[int | None] = mapped_column(BigInteger)
     stop_reason: Mapped[str | None] = mapped_column(String(32))
-    stop_id_tag: Mapped[str | None] = mapped_column(String(20))
+    stop_id_tag: Mapped[str | None] = mapped_column(IdTagType)
     # ChargePoint when its StopTransaction arrived; CentralSystem when the server closed it (an
     # administrator, the offline monitor, a newer transaction on the connector). A StopTransaction
     # arriving later corrects a transaction the central system closed.
@@ -250,10 +251,10 @@ class LocalListEntry(db.Model):
     __tablename__ = "local_list_entries"
 
     charge_point_id: Mapped[str] = charge_point_reference(primary_key=True)
-    id_tag: Mapped[str] = mapped_column(String(20), primary_key=True)
+    id_tag: Mapped[str] = mapped_column(IdTagType, primary_key=True)
     status: Mapped[str] = mapped_column(String(16))
     expiry_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    parent_id_tag: Mapped[str | None] = mapped_column(String(20))
+    parent_id_tag: Mapped[str | None] = mapped_column(IdTagType)
 
 
 class Reservation(Timestamped, db.Model):
@@ -264,8 +265,8 @@ class Reservation(Timestamped, db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     charge_point_id: Mapped[str] = charge_point_reference()
     connector_id: Mapped[int] = mapped_column(Integer)
-    id_tag: Mapped[str] = mapped_column(String(20))
-    parent_id_tag: Mapped[str | None] = mapped_column(String(20))
+    id_tag: Mapped[str] = mapped_column(IdTagType)
+    parent_id_tag: Mapped[str | None] = mapped_column(IdTagType)
     expiry_date: Mapped[datetime] = mapped_column(UTCDateTime)
     # Requested (sent, no answer yet), Accepted (active), Faulted/Occupied/Rejected/Unavailable (refused
     # by the charge point), Cancelled, Expired, Used (a transaction started with it).

@@ -78,7 +78,7 @@ def charge_point_id_field(**kwargs) -> fields.String:
 
 
 ChargePointId = charge_point_id_field(required=True)
-IdTagValue = fields.String(validate=validate.Length(1, 20))
+IdTagValue = fields.String(validate=validate.Length(1, datatypes.ID_TAG_LENGTH))
 
 
 # --- responses ---
@@ -474,7 +474,7 @@ class IdTagQuery(CamelCaseSchema):
 
 
 class RequiredIdTagQuery(CamelCaseSchema):
-    id_tag = fields.String(required=True, validate=validate.Length(1, 20))
+    id_tag = fields.String(required=True, validate=validate.Length(1, datatypes.ID_TAG_LENGTH))
 
 
 class EnergyReportQuery(CamelCaseSchema):
@@ -524,10 +524,10 @@ STORABLE_ID_TAG_STATUSES = [status for status in AuthorizationStatus if status !
 
 
 class IdTagBody(CamelCaseSchema):
-    id_tag = fields.String(required=True, validate=validate.Length(1, 20))
+    id_tag = fields.String(required=True, validate=validate.Length(1, datatypes.ID_TAG_LENGTH))
     status = fields.String(load_default=AuthorizationStatus.accepted.value, validate=one_of(STORABLE_ID_TAG_STATUSES))
     expiry_date = Timestamp(allow_none=True, load_default=None)
-    parent_id_tag = fields.String(allow_none=True, load_default=None, validate=validate.Length(1, 20))
+    parent_id_tag = fields.String(allow_none=True, load_default=None, validate=validate.Length(1, datatypes.ID_TAG_LENGTH))
 
 
 class ChargePointCommandBody(CamelCaseSchema):
@@ -574,7 +574,7 @@ def ocpp_profile(profile: dict) -> dict:
 
 
 class RemoteStartBody(ChargePointCommandBody):
-    id_tag = fields.String(required=True, validate=validate.Length(1, 20))
+    id_tag = fields.String(required=True, validate=validate.Length(1, datatypes.ID_TAG_LENGTH))
     connector_id = strict_integer(1)
     charging_profile = fields.Nested(ChargingProfileBody, metadata={
         "description": "A TxProfile for the transaction to start (chargingProfileId is given by the server)"})
@@ -661,9 +661,9 @@ class LocalListSyncBody(CamelCaseSchema):
 
 class ReserveNowBody(ChargePointCommandBody):
     connector_id = strict_integer(0, required=True, metadata={"description": "0: any connector"})
-    id_tag = fields.String(required=True, validate=validate.Length(1, 20))
+    id_tag = fields.String(required=True, validate=validate.Length(1, datatypes.ID_TAG_LENGTH))
     expiry_date = Timestamp(required=True, allow_none=False)
-    parent_id_tag = fields.String(validate=validate.Length(1, 20))
+    parent_id_tag = fields.String(validate=validate.Length(1, datatypes.ID_TAG_LENGTH))
 
 
 class CancelReservationBody(ChargePointCommandBody):

@@ -8,6 +8,9 @@ INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
 # CiString48: the identity of a charge point in OCPP 1.6 and its Security Whitepaper
 CHARGE_POINT_ID_LENGTH = 48
 
+# IdToken (an idTag, a parentIdTag): CiString20
+ID_TAG_LENGTH = 20
+
 
 def is_int32(number: int) -> bool:
     """Whether the number fits the spec's integer (beyond it no such row exists, and PostgreSQL would
