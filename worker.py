@@ -22,8 +22,8 @@ from rq.cron import CronScheduler
 from rq.exceptions import StopRequested
 
 from app import create_app
-from app.outages import FailureLog
 from app.extensions import new_redis_client
+from app.outages import FailureLog
 from app.tasks.runner import register_cron_jobs
 from app.tasks.schedule import QUEUES
 from config import Config, load_config_or_exit

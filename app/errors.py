@@ -15,10 +15,10 @@ from redis.exceptions import RedisError
 from sqlalchemy import exc
 from werkzeug.exceptions import HTTPException
 
-from app.spec.failures import CallErrorReceived, CallTimeout, CommandFailed, InvalidCallResult, NotConnected
-from app.spec.values import contains_nul
 from app.outages import RETRY_AFTER_SECONDS, FailureLog, database_unavailable
 from app.services.errors import Conflict, Invalid, NotFound, ServiceError
+from app.spec.failures import CallErrorReceived, CallTimeout, CommandFailed, InvalidCallResult, NotConnected
+from app.spec.values import contains_nul
 
 logger = logging.getLogger(__name__)
 

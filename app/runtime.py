@@ -11,9 +11,9 @@ from flask import Flask
 
 from app import events
 from app.extensions import db
-from app.spec.close_codes import GOING_AWAY
 from app.outages import one_line
 from app.services import api_keys, users
+from app.spec.close_codes import GOING_AWAY
 from app.tasks import runner
 
 logger = logging.getLogger(__name__)

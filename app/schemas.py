@@ -11,10 +11,10 @@ from ocpp.v16.enums import (AuthorizationStatus, AvailabilityType, CertificateUs
                             ChargingProfilePurposeType, ChargingRateUnitType, Log, MessageTrigger, RecurrencyKind,
                             RegistrationStatus, ResetType, UpdateType)
 
+from app.services.system_log import LEVELS
 from app.spec import datatypes
 from app.spec.datatypes import INT32_MAX, INT32_MIN, isoformat, parse_timestamp
 from app.spec.schemas import CENTRAL_SYSTEM_ACTIONS
-from app.services.system_log import LEVELS
 
 MAX_PAGE = 1000
 MAX_REPORT_DAYS = 366

@@ -2,8 +2,8 @@
 from flask import Flask
 
 from app.api.blueprint import Api
-from app.version import __version__
 from app.schemas import Timestamp
+from app.version import __version__
 
 api = Api()
 

@@ -8,8 +8,8 @@ from flask import Blueprint, current_app
 from redis.exceptions import RedisError
 
 from app.database import commit_problem
-from app.outages import one_line
 from app.extensions import redis_client
+from app.outages import one_line
 
 bp = Blueprint("health", __name__)
 

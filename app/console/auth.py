@@ -20,8 +20,8 @@ from redis.exceptions import RedisError
 
 from app.console.blueprint import bp
 from app.extensions import db
-from app.services import system_log, users
 from app.extensions import redis_client
+from app.services import system_log, users
 
 logger = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from flask import Blueprint, render_template
 from werkzeug.exceptions import HTTPException
 
 from app.errors import failure_answer
-from app.spec.failures import CommandFailed
 from app.services.errors import NotFound, ServiceError
+from app.spec.failures import CommandFailed
 
 bp = Blueprint("console", __name__, template_folder="templates", static_folder="static",
                static_url_path="/console-static")

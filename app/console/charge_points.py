@@ -4,15 +4,15 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from ocpp.v16.enums import (AvailabilityType, ChargePointStatus, ChargingProfileKindType, ChargingProfilePurposeType,
                             ChargingRateUnitType, MessageTrigger, RegistrationStatus, ResetType, UpdateType)
 
-from app.console import forms
-from app.console.blueprint import bp
-from app.console.auth import requires
-from app.errors import failure_answer
-from app.spec.failures import CommandFailed
 from app.command_table import COMMANDS
+from app.console import forms
+from app.console.auth import requires
+from app.console.blueprint import bp
+from app.errors import failure_answer
 from app.schemas import ChargePointRegistrationBody, ChargePointSettingsBody, PasswordBody
 from app.services import charge_points, configuration, file_transfers, fleet, logs, reservations, smart_charging, users
 from app.services.errors import ServiceError
+from app.spec.failures import CommandFailed
 
 PAGE_SIZE = 50
 STATUSES = [status.value for status in ChargePointStatus]

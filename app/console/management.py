@@ -3,14 +3,14 @@ and the accounts (admin)."""
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from app.console import forms
-from app.console.blueprint import bp
 from app.console.auth import requires
+from app.console.blueprint import bp
 from app.errors import failure_answer
-from app.spec.failures import CommandFailed
 from app.schemas import STORABLE_ID_TAG_STATUSES, IdTagBody, LocalListSyncBody
 from app.services import fleet, id_tags, local_lists, reservations, smart_charging, system_log, users
 from app.services.errors import ServiceError
 from app.spec.datatypes import parse_timestamp
+from app.spec.failures import CommandFailed
 
 ID_TAG_STATUSES = [str(status) for status in STORABLE_ID_TAG_STATUSES]
 ID_TAGS_PAGE = 100

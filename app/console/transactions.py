@@ -7,8 +7,8 @@ from datetime import date
 from flask import Response, flash, g, redirect, render_template, request, stream_with_context, url_for
 
 from app.console import forms
-from app.console.blueprint import bp
 from app.console.auth import requires
+from app.console.blueprint import bp
 from app.schemas import CloseTransactionBody, EnergyReportQuery
 from app.services import charging, fleet, meter_values, reports, users
 from app.services.errors import ServiceError

@@ -12,10 +12,10 @@ from ocpp.v16.enums import Action
 
 from app import metrics
 from app.extensions import db
-from app.spec import protocol, schemas, wire
-from app.spec.protocol import Call
 from app.outages import FailureLog, database_unavailable
 from app.services import system_log
+from app.spec import protocol, schemas, wire
+from app.spec.protocol import Call
 
 logger = logging.getLogger(__name__)
 

@@ -16,11 +16,11 @@ from simple_websocket import ConnectionClosed
 
 from app import metrics
 from app.ocpp import transport
+from app.ocpp.router import CallDispatcher
 from app.spec import protocol, schemas
+from app.spec.close_codes import NORMAL_CLOSURE, POLICY_VIOLATION
 from app.spec.failures import CallErrorReceived, CallTimeout, InvalidCallResult, NotConnected
 from app.spec.protocol import Call, CallError, CallResult, FrameRejected
-from app.ocpp.router import CallDispatcher
-from app.spec.close_codes import NORMAL_CLOSURE, POLICY_VIOLATION
 # websocket.py imports these two from here until issue 13 merges
 from app.spec.close_codes import PROTOCOL_ERROR, TRY_AGAIN_LATER  # noqa: F401
 from app.timeutil import utcnow

@@ -23,11 +23,11 @@ from sqlalchemy import delete, func, select
 
 from app.extensions import db
 from app.models import CertificateSigningRequest, InstalledCertificate
-from app.spec import wire
-from app.spec.failures import CommandFailed, NotConnected
 from app.services import charge_points, commands, system_log
 from app.services.commands import CommandOutcome
 from app.services.errors import Invalid, NotFound
+from app.spec import wire
+from app.spec.failures import CommandFailed, NotConnected
 from app.timeutil import utcnow
 
 HASH_FIELDS = ("hashAlgorithm", "issuerNameHash", "issuerKeyHash", "serialNumber")

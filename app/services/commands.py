@@ -21,11 +21,11 @@ from ocpp.v16.enums import Action
 from sqlalchemy import delete, update
 
 from app.extensions import db
-from app.spec import schemas, wire
-from app.spec.failures import CommandFailed, NotConnected
 from app.services import charging, configuration, lookups, system_log
 from app.services.connections import connections
 from app.services.errors import Invalid, NotFound
+from app.spec import schemas, wire
+from app.spec.failures import CommandFailed, NotConnected
 from app.timeutil import utcnow
 
 # The statuses with which a charge point says it will do what was asked. AcceptedCanceled (GetLog,

@@ -13,8 +13,8 @@ from flask import Flask, current_app
 
 from app import metrics
 from app.extensions import redis_client
-from app.spec.failures import CommandFailed, NotConnected
 from app.services.relay import RedisRelay
+from app.spec.failures import CommandFailed, NotConnected
 
 logger = logging.getLogger(__name__)
 

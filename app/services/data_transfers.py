@@ -7,9 +7,9 @@ from sqlalchemy import update
 
 from app.extensions import db
 from app.models import DataTransferMessage
-from app.spec.failures import CommandFailed, NotConnected
 from app.services import charge_points, commands, lookups, system_log
 from app.services.commands import CommandOutcome
+from app.spec.failures import CommandFailed, NotConnected
 from app.timeutil import utcnow
 
 CHARGE_POINT, CENTRAL_SYSTEM = "ChargePoint", "CentralSystem"

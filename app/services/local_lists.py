@@ -19,12 +19,12 @@ from sqlalchemy import delete, select
 
 from app.extensions import db
 from app.models import IdTag, LocalListEntry
-from app.spec.failures import CommandFailed, NotConnected
 from app.services import charge_points, commands, configuration, system_log
 from app.services.commands import CommandOutcome
 from app.services.connections import connections
 from app.services.errors import Conflict, ServiceError
 from app.spec.datatypes import isoformat, parse_timestamp
+from app.spec.failures import CommandFailed, NotConnected
 
 Entry = tuple[str, object, str | None]  # (status, expiryDate, parentIdTag)
 SYNC_SIDE_BY_SIDE = 20  # charge points synced at once by sync_connected

@@ -3,8 +3,8 @@ from sqlalchemy import Select, select
 
 from app.extensions import db
 from app.models import ChargePoint
-from app.spec.datatypes import is_int32
 from app.services.errors import NotFound
+from app.spec.datatypes import is_int32
 
 
 def require(model, key, what: str, field: str):

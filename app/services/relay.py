@@ -29,8 +29,8 @@ from gevent.queue import Queue
 from redis import Redis
 from redis.exceptions import RedisError
 
-from app.spec.failures import CallTimeout, CommandFailed, NotConnected
 from app.outages import FailureLog
+from app.spec.failures import CallTimeout, CommandFailed, NotConnected
 
 logger = logging.getLogger(__name__)
 

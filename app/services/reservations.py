@@ -12,8 +12,8 @@ from app.services import charge_points, commands, lookups
 from app.services.commands import CommandOutcome
 from app.services.errors import Invalid, NotFound, parsed_timestamp
 from app.services.reservation_holds import ACTIVE, CANCELLED, EXPIRED
-from app.timeutil import utcnow
 from app.spec.datatypes import isoformat
+from app.timeutil import utcnow
 
 
 def reserve(charge_point_id: str, connector_id: int, id_tag: str, expiry_date: datetime,

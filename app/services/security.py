@@ -20,8 +20,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
 from app.models import ChargePoint
-from app.spec.failures import CommandFailed
 from app.services import commands, configuration, lookups, system_log
+from app.spec.failures import CommandFailed
 
 MIN_PASSWORD, MAX_PASSWORD = 16, 40  # the Security Whitepaper's AuthorizationKey length
 AUTHORIZATION_KEY = "AuthorizationKey"

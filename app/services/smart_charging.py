@@ -9,10 +9,10 @@ from sqlalchemy import select, update
 
 from app.extensions import db
 from app.models import ChargingProfile
-from app.spec import wire
 from app.services import charge_points, charging, commands, lookups
 from app.services.commands import CommandOutcome
 from app.services.errors import Invalid, parsed_timestamp
+from app.spec import wire
 from app.timeutil import utcnow
 
 CLEARED, REPLACED = "Cleared", "Replaced"

@@ -5,8 +5,8 @@ from ocpp.v16.enums import Action, RegistrationStatus
 from app.ocpp.router import router
 from app.services import charge_points
 from app.services.charge_points import BootInfo
-from app.timeutil import utcnow
 from app.spec.datatypes import isoformat
+from app.timeutil import utcnow
 
 
 @router.on(Action.boot_notification)

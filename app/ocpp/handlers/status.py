@@ -4,8 +4,8 @@ from ocpp.v16.enums import Action
 
 from app.ocpp.router import router
 from app.services import connectors
-from app.timeutil import utcnow
 from app.spec.datatypes import parse_timestamp
+from app.timeutil import utcnow
 
 
 @router.on(Action.status_notification)
