@@ -75,7 +75,9 @@ def post_worker_init(worker):
     """The worker's background greenlets: the Redis relay, or the periodic jobs without Redis; and the
     graceful shutdown on SIGTERM (WebSockets closed with 1001 after commands in flight are answered)."""
     from app.runtime import start_background
+    from app.tasks.runner import watch_held_connections
     start_background(worker.wsgi, worker)
+    watch_held_connections(worker.wsgi)
 
 
 # Several workers: each writes its Prometheus metrics to files in one directory, which /metrics adds up.

@@ -15,7 +15,9 @@ from app.services.connections import connections
 from app.services.errors import Conflict, NotFound
 
 
-MAX_ID_LENGTH = 48  # CiString48, the identity of OCPP 1.6 and its Security Whitepaper
+MAX_ID_LENGTH = 48
+# The close reason of a connection that stopped answering (at most 123 bytes: it goes in the close frame).
+HEARTBEAT_TIMEOUT = "heartbeat timeout: nothing received, not even a pong; marked offline"  # CiString48, the identity of OCPP 1.6 and its Security Whitepaper
 
 
 def id_problem(charge_point_id: str) -> str | None:
@@ -70,7 +72,9 @@ def record_disconnected(charge_point_id: str, connected_at: datetime, at: dateti
                or_(ChargePoint.disconnected_at.is_(None), ChargePoint.disconnected_at < connected_at))
         .values(disconnected_at=at, updated_at=at))
     if result.rowcount:
-        system_log.info("disconnected", f"disconnected: {reason}", charge_point_id=charge_point_id)  # commits both
+        event, level = ("heartbeat_timeout", system_log.WARNING) if reason == HEARTBEAT_TIMEOUT \
+            else ("disconnected", system_log.INFO)
+        system_log.record(level, event, f"disconnected: {reason}", charge_point_id=charge_point_id)  # commits both
     else:
         db.session.commit()
 
@@ -170,23 +174,67 @@ def details(charge_point_id: str) -> dict:
             "connectors": connector_states}
 
 
-def silent(now: datetime, grace: float, default_interval: int) -> list[ChargePoint]:
-    """Charge points recorded as connected but silent for more than grace x their heartbeat interval.
+@dataclass(frozen=True)
+class Silence:
+    """A charge point recorded as connected that has not been heard from for too long."""
+    charge_point_id: str
+    connected_at: datetime
+    silent_seconds: float
+    heartbeat_interval: int | None
 
-    The database drops those heard from within grace x the shortest interval: loading every connected
-    charge point would stall the process for a fifth of a second at 10,000 of them."""
-    recorded_connected = and_(ChargePoint.connected_at.is_not(None),
-                              or_(ChargePoint.disconnected_at.is_(None), ChargePoint.disconnected_at < ChargePoint.connected_at))
-    shortest = db.session.scalar(select(func.min(func.coalesce(ChargePoint.heartbeat_interval, default_interval)))
-                                 .where(recorded_connected))
-    if shortest is None:
+
+def _recorded_connected():
+    return and_(_charge_points.c.connected_at.is_not(None),
+                or_(_charge_points.c.disconnected_at.is_(None),
+                    _charge_points.c.disconnected_at < _charge_points.c.connected_at))
+
+
+def silent_cutoff(now: datetime, grace: float, default_interval: int) -> datetime | None:
+    """Before this moment, a charge point recorded as connected may be silent for too long (grace x the
+    shortest heartbeat interval); None when none is recorded as connected."""
+    shortest = db.session.scalar(select(func.min(func.coalesce(_charge_points.c.heartbeat_interval,
+                                                                default_interval))).where(_recorded_connected()))
+    return None if shortest is None else now - timedelta(seconds=grace * shortest)
+
+
+def silent_batch(now: datetime, cutoff: datetime, grace: float, default_interval: int, after_id: str,
+                 limit: int) -> tuple[list[Silence], str | None]:
+    """The next `limit` candidates after `after_id` (by id) whose last_seen is before `cutoff`, and those
+    of them silent for more than grace x their own heartbeat interval; the id to continue after (None
+    at the end). Plain rows, no ORM objects: a job may walk tens of thousands."""
+    c = _charge_points.c
+    heard = func.coalesce(c.last_seen, c.connected_at)
+    rows = db.session.execute(select(c.id, c.connected_at, heard, c.heartbeat_interval)
+                              .where(_recorded_connected(), heard < cutoff, c.id > after_id)
+                              .order_by(c.id).limit(limit)).all()
+    silences = []
+    for charge_point_id, connected_at, heard_at, interval in rows:
+        seconds = (now - heard_at).total_seconds()
+        if seconds > grace * (interval or default_interval):
+            silences.append(Silence(charge_point_id, connected_at, seconds, interval))
+    return silences, (rows[-1][0] if len(rows) == limit else None)
+
+
+def mark_offline(silences: list[Silence], now: datetime, not_heard_since: datetime | None = None,
+                 describe=None) -> list[str]:
+    """Record the connections of the silent charge points as ended, in one UPDATE, with a WARNING each in
+    one INSERT, and commit; the ids marked.
+
+    Only rows still recorded as the same connection change (a charge point that reconnected meanwhile
+    has a newer connected_at), and, with not_heard_since, only those not heard from since then."""
+    if not silences:
         return []
-    cutoff = now - timedelta(seconds=grace * shortest)
-    candidates = db.session.scalars(select(ChargePoint).where(recorded_connected, or_(
-        ChargePoint.last_seen < cutoff, and_(ChargePoint.last_seen.is_(None), ChargePoint.connected_at < cutoff))))
-    return [charge_point for charge_point in candidates
-            if (now - (charge_point.last_seen or charge_point.connected_at)).total_seconds()
-            > grace * (charge_point.heartbeat_interval or default_interval)]
+    c = _charge_points.c
+    condition = and_(c.id.in_([silence.charge_point_id for silence in silences]), _recorded_connected())
+    if not_heard_since is not None:
+        condition = and_(condition, func.coalesce(c.last_seen, c.connected_at) < not_heard_since)
+    marked = set(db.session.scalars(update(_charge_points).where(condition)
+                                    .values(disconnected_at=now, updated_at=now).returning(c.id)))
+    system_log.store_many([system_log.entry(system_log.WARNING, "heartbeat_timeout", describe(silence),
+                                            charge_point_id=silence.charge_point_id, at=now)
+                           for silence in silences if silence.charge_point_id in marked])
+    db.session.commit()
+    return [silence.charge_point_id for silence in silences if silence.charge_point_id in marked]
 
 
 def register(charge_point_id: str, registration_status: str, security_profile: int | None = None,

@@ -4,9 +4,13 @@ Recording an event never raises: when the database itself is what failed, the ev
 process log.
 """
 import logging
+from datetime import datetime
+
+from sqlalchemy import insert
 
 from app.extensions import db
 from app.models import SystemLog
+from app.timeutil import utcnow
 
 INFO, WARNING, ERROR = "INFO", "WARNING", "ERROR"
 LEVELS = (INFO, WARNING, ERROR)
@@ -27,6 +31,27 @@ def record(level: str, event: str, message: str, charge_point_id: str | None = N
     except Exception:
         db.session.rollback()
         logger.exception("could not store the event above in the system log")
+
+
+# A Core INSERT built once: events written with other statements (the group commit, a job's batch)
+# need no ORM object and no flush.
+INSERT = insert(SystemLog.__table__)
+
+
+def entry(level: str, event: str, message: str, charge_point_id: str | None = None, details: dict | None = None,
+          at: datetime | None = None) -> dict:
+    """One event as INSERT's parameters, written to the process log now; the caller stores it (with
+    store_many, or as (INSERT, entry) in app.group_commit.commit_together)."""
+    prefix = f"{charge_point_id}: " if charge_point_id else ""
+    logger.log(getattr(logging, level), "%s%s: %s", prefix, event, message)
+    return {"timestamp": at or utcnow(), "level": level, "event": event, "message": truncate(message),
+            "charge_point_id": charge_point_id, "details": details}
+
+
+def store_many(entries: list[dict]) -> None:
+    """Add the entries to the session's transaction in one statement; the caller commits."""
+    if entries:
+        db.session.execute(INSERT, entries)
 
 
 def info(event: str, message: str, **context) -> None:
