@@ -23,7 +23,7 @@ def accept_or_refuse_handshake():
     commands: by then it must be in the database and, without any wait in between, in the registry.
     """
     charge_point_id = (request.view_args or {}).get("charge_point_id", "")
-    known = None if charge_points.id_problem(charge_point_id) else charge_points.get(charge_point_id)
+    known = None if charge_points.id_problem(charge_point_id) else charge_points.known_at_handshake(charge_point_id)
     refused = _refuse_id(charge_point_id) or _refuse_beyond_capacity() or _refuse_identity(charge_point_id, known)
     if refused is None:
         g.lenient = charge_points.validation_mode(known) == "lenient" if known \
@@ -60,7 +60,7 @@ def _refuse_id(charge_point_id: str):
 
 def _refuse_beyond_capacity():
     limit = current_app.config["OCPP_MAX_CONNECTIONS"]
-    if len(connections().local_ids()) < limit:
+    if connections().local_count() < limit:
         return None
     system_log.warning("handshake_refused", f"connection refused: this process holds {limit} connections "
                        "(OCPP_MAX_CONNECTIONS)", details={"remoteAddress": request.remote_addr})

@@ -4,12 +4,12 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from ocpp.v16.enums import RegistrationStatus
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import String, Text, and_, bindparam, func, insert, or_, select, update
 
 from app.database import prepared
 from app.extensions import db
 from app.group_commit import commit_together
-from app.models import ChargePoint, Transaction
+from app.models import ChargePoint, SystemLog, Transaction, UTCDateTime
 from app.services import connectors, security, system_log
 from app.services.connections import connections
 from app.services.errors import Conflict, NotFound
@@ -49,34 +49,33 @@ def get(charge_point_id: str) -> ChargePoint | None:
     return db.session.get(ChargePoint, charge_point_id)
 
 
-def record_connected(charge_point_id: str, at: datetime, remote_address: str | None) -> ChargePoint:
-    """Create the charge point on its first connection; note when this connection began."""
-    db.session.execute(_insert_if_new(), {"id": charge_point_id, "created_at": at, "updated_at": at})
-    db.session.execute(update(ChargePoint).where(ChargePoint.id == charge_point_id)
-                       .values(connected_at=at, last_seen=at, updated_at=at))
-    db.session.commit()
-    system_log.info("connected", f"connected from {remote_address or 'an unknown address'}",
-                    charge_point_id=charge_point_id)
-    return get(charge_point_id)
+def record_connected(charge_point_id: str, at: datetime, remote_address: str | None) -> None:
+    """Create the charge point on its first connection; note when this connection began. Committed with
+    other charge points' messages (app/group_commit.py) before the handshake is answered."""
+    commit_together(*connected_operations(charge_point_id, at, remote_address))
+
+
+def connected_operations(charge_point_id: str, at: datetime, remote_address: str | None) -> list:
+    """The writes of a new connection, as (statement, parameters) for the group commit."""
+    return [(_insert_if_new(), {"id": charge_point_id, "created_at": at, "updated_at": at}),
+            (_CONNECTED, {"charge_point_id": charge_point_id, "at": at}),
+            (system_log.INSERT, system_log.entry(system_log.INFO, "connected", "connected from "
+                                                 f"{remote_address or 'an unknown address'}",
+                                                 charge_point_id=charge_point_id, at=at))]
 
 
 def record_disconnected(charge_point_id: str, connected_at: datetime, at: datetime, reason: str) -> None:
-    """Note the end of the connection that began at connected_at.
+    """Note the end of the connection that began at connected_at, and log it.
 
     A newer connection of the same charge point (in this process or another) has changed
-    connected_at, and then this one's end changes nothing.
+    connected_at, and then this one's end changes nothing and is not logged.
     """
-    result = db.session.execute(
-        update(ChargePoint)
-        .where(ChargePoint.id == charge_point_id, ChargePoint.connected_at == connected_at,
-               or_(ChargePoint.disconnected_at.is_(None), ChargePoint.disconnected_at < connected_at))
-        .values(disconnected_at=at, updated_at=at))
-    if result.rowcount:
-        event, level = ("heartbeat_timeout", system_log.WARNING) if reason == HEARTBEAT_TIMEOUT \
-            else ("disconnected", system_log.INFO)
-        system_log.record(level, event, f"disconnected: {reason}", charge_point_id=charge_point_id)  # commits both
-    else:
-        db.session.commit()
+    event, level = ("heartbeat_timeout", system_log.WARNING) if reason == HEARTBEAT_TIMEOUT \
+        else ("disconnected", system_log.INFO)
+    commit_together((_DISCONNECTED, {"charge_point_id": charge_point_id, "began": connected_at, "at": at}),
+                    (_LOG_IF_DISCONNECTED, {"charge_point_id": charge_point_id, "at": at, "level": level,
+                                            "event": event, "message": f"disconnected: {reason}"}))
+    system_log.to_process_log(level, event, f"disconnected: {reason}", charge_point_id)
 
 
 @prepared
@@ -91,29 +90,63 @@ _HEARTBEAT = update(_charge_points).where(_charge_points.c.id == bindparam("char
     .values(last_heartbeat=bindparam("at"), last_seen=bindparam("at"))
 
 
+_CONNECTED = update(_charge_points).where(_charge_points.c.id == bindparam("charge_point_id")) \
+    .values(connected_at=bindparam("at"), last_seen=bindparam("at"), updated_at=bindparam("at"))
+_DISCONNECTED = update(_charge_points).where(
+    _charge_points.c.id == bindparam("charge_point_id"), _charge_points.c.connected_at == bindparam("began"),
+    or_(_charge_points.c.disconnected_at.is_(None), _charge_points.c.disconnected_at < _charge_points.c.connected_at)
+).values(disconnected_at=bindparam("at"), updated_at=bindparam("at"))
+# The disconnection's log row, only where _DISCONNECTED (earlier in the same transaction) changed the row.
+_LOG_IF_DISCONNECTED = insert(SystemLog.__table__).from_select(
+    ["timestamp", "level", "event", "message", "charge_point_id"],
+    select(bindparam("at", type_=UTCDateTime()), bindparam("level", type_=String()), bindparam("event", type_=String()),
+           bindparam("message", type_=Text()), _charge_points.c.id)
+    .where(_charge_points.c.id == bindparam("charge_point_id"), _charge_points.c.disconnected_at == bindparam("at")))
+_BOOTED = update(_charge_points).where(_charge_points.c.id == bindparam("charge_point_id")).values(
+    **{field: bindparam(f"boot_{field}") for field in BootInfo.__dataclass_fields__},
+    registration_status=func.coalesce(_charge_points.c.registration_status, bindparam("first_status")),
+    heartbeat_interval=bindparam("interval"), last_boot_notification=bindparam("at"), last_seen=bindparam("at"),
+    updated_at=bindparam("at"))
+_REGISTRATION = select(_charge_points.c.registration_status).where(_charge_points.c.id == bindparam("charge_point_id"))
+_HANDSHAKE_VIEW = select(_charge_points.c.id, _charge_points.c.registration_status, _charge_points.c.validation_mode,
+                         _charge_points.c.security_profile, _charge_points.c.password_hash) \
+    .where(_charge_points.c.id == bindparam("charge_point_id"))
+
+
+def known_at_handshake(charge_point_id: str):
+    """What the handshake needs to know of a charge point (a plain row with the attributes of a
+    ChargePoint that security and may_send_calls read), or None."""
+    return db.session.execute(_HANDSHAKE_VIEW, {"charge_point_id": charge_point_id}).first()
+
+
 def record_seen(charge_point_id: str, at: datetime) -> None:
     commit_together((_SEEN, {"charge_point_id": charge_point_id, "at": at}))
 
 
-def register_boot(charge_point_id: str, boot: BootInfo, at: datetime) -> ChargePoint:
-    """Store what the charge point says it is, with the server's heartbeat interval.
+@dataclass(frozen=True)
+class Registration:
+    """What BootNotification answers."""
+    status: str
+    heartbeat_interval: int
+
+
+def register_boot(charge_point_id: str, boot: BootInfo, at: datetime) -> Registration:
+    """Store what the charge point says it is, with the server's heartbeat interval; committed with other
+    charge points' messages before it returns.
 
     A charge point keeps the registration status an operator gave it; one booting for the first time
     gets Accepted, or Pending with OCPP_UNKNOWN_CHARGE_POINTS=pending.
     """
-    charge_point = get(charge_point_id)
-    for field, value in vars(boot).items():
-        setattr(charge_point, field, value)
-    if charge_point.registration_status is None:
-        charge_point.registration_status = first_registration_status()
-    charge_point.heartbeat_interval = current_app.config["OCPP_HEARTBEAT_INTERVAL"]
-    charge_point.last_boot_notification = at
-    charge_point.last_seen = at
-    db.session.commit()
-    system_log.info("boot", f"BootNotification from {boot.vendor} {boot.model} "
-                    f"(firmware {boot.firmware_version or 'unknown'}): {charge_point.registration_status}",
-                    charge_point_id=charge_point_id)
-    return charge_point
+    status = db.session.execute(_REGISTRATION, {"charge_point_id": charge_point_id}).scalar() \
+        or first_registration_status()
+    interval = current_app.config["OCPP_HEARTBEAT_INTERVAL"]
+    commit_together(
+        (_BOOTED, {"charge_point_id": charge_point_id, "first_status": first_registration_status(),
+                   "interval": interval, "at": at, **{f"boot_{field}": value for field, value in vars(boot).items()}}),
+        (system_log.INSERT, system_log.entry(system_log.INFO, "boot", f"BootNotification from {boot.vendor} "
+                                             f"{boot.model} (firmware {boot.firmware_version or 'unknown'}): {status}",
+                                             charge_point_id=charge_point_id, at=at)))
+    return Registration(status, interval)
 
 
 def record_heartbeat(charge_point_id: str, at: datetime) -> None:

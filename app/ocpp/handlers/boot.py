@@ -18,9 +18,9 @@ def on_boot_notification(charge_point_id, charge_point_vendor, charge_point_mode
                     serial_number=charge_point_serial_number,
                     charge_box_serial_number=charge_box_serial_number, firmware_version=firmware_version,
                     iccid=iccid, imsi=imsi, meter_type=meter_type, meter_serial_number=meter_serial_number)
-    charge_point = charge_points.register_boot(charge_point_id, boot, now)
-    return call_result.BootNotification(current_time=isoformat(now), interval=charge_point.heartbeat_interval,
-                                        status=RegistrationStatus(charge_point.registration_status))
+    registration = charge_points.register_boot(charge_point_id, boot, now)
+    return call_result.BootNotification(current_time=isoformat(now), interval=registration.heartbeat_interval,
+                                        status=RegistrationStatus(registration.status))
 
 
 @router.on(Action.heartbeat)
