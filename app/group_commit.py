@@ -33,6 +33,12 @@ class GroupCommit:
         self.app = app
         self._waiting: Queue = Queue()
         self._writer: gevent.Greenlet | None = None
+        self._committing = 0
+
+    @property
+    def pending(self) -> int:
+        """Messages waiting for their commit (the one under way included)."""
+        return self._waiting.qsize() + self._committing
 
     def write(self, operations: list[Operation]) -> None:
         """Commit the operations (with whatever else is waiting); raises what the database raised."""
@@ -47,8 +53,12 @@ class GroupCommit:
             batch = [self._waiting.get()]
             while len(batch) < MAX_BATCH and not self._waiting.empty():
                 batch.append(self._waiting.get_nowait())
-            with self.app.app_context():
-                self._commit(batch)
+            self._committing = len(batch)
+            try:
+                with self.app.app_context():
+                    self._commit(batch)
+            finally:
+                self._committing = 0
 
     def _commit(self, batch: list) -> None:
         try:

@@ -113,6 +113,15 @@ _HANDSHAKE_VIEW = select(_charge_points.c.id, _charge_points.c.registration_stat
     .where(_charge_points.c.id == bindparam("charge_point_id"))
 
 
+_OPEN_TRANSACTION = select(Transaction.__table__.c.id).where(
+    Transaction.__table__.c.charge_point_id == bindparam("charge_point_id"),
+    Transaction.__table__.c.stop_timestamp.is_(None)).limit(1)
+
+
+def has_open_transaction(charge_point_id: str) -> bool:
+    return db.session.execute(_OPEN_TRANSACTION, {"charge_point_id": charge_point_id}).first() is not None
+
+
 def known_at_handshake(charge_point_id: str):
     """What the handshake needs to know of a charge point (a plain row with the attributes of a
     ChargePoint that security and may_send_calls read), or None."""
