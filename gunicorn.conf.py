@@ -4,6 +4,7 @@ OCPP_HOST:OCPP_WEBSOCKET_PORT serves the charge points and OCPP_HOST:OCPP_API_PO
 where PORT is set (Heroku, App Platform) both are served on 0.0.0.0:$PORT.
 """
 import os
+import resource
 import shutil
 import ssl
 import sys
@@ -17,6 +18,27 @@ if settings.WEB_CONCURRENCY > 1 and not settings.REDIS_URL:
     # Each worker would hold its own charge points, and a command reaching another worker would be lost.
     sys.exit(f"configuration error: WEB_CONCURRENCY={settings.WEB_CONCURRENCY} needs REDIS_URL: without Redis, "
              "one worker process serves all charge points")
+
+# Files a worker needs besides its charge points' sockets: listening sockets, database and Redis
+# connections, SQLite's files, logs, the event loop's own.
+RESERVED_FILES = 200
+
+
+def raise_open_file_limit(max_connections: int) -> None:
+    """Raise the soft open-file limit to the hard one (the worker inherits it); exit, naming both
+    numbers, when OCPP_MAX_CONNECTIONS connections could not be opened even then."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = max_connections + RESERVED_FILES
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, wanted)
+    if soft != target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if wanted > target:
+        sys.exit(f"configuration error: OCPP_MAX_CONNECTIONS={max_connections} is more than this process can "
+                 f"open: its open-file limit is {target} ({RESERVED_FILES} of them for other files); raise the "
+                 f"limit (ulimit -n) or lower OCPP_MAX_CONNECTIONS to {target - RESERVED_FILES}")
+
+
+raise_open_file_limit(settings.OCPP_MAX_CONNECTIONS)
 
 wsgi_app = "wsgi:app"
 worker_class = "gevent"
