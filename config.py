@@ -198,10 +198,10 @@ SETTINGS = (
             "connection is closed if it goes on"),
     Setting("OCPP_HANDSHAKE_TIMEOUT", integer(1, 300), "10",
             "Seconds a client has to send its HTTP request (the WebSocket handshake)"),
-    Setting("OCPP_ADMISSION_BACKLOG", integer(0), "3000",
+    Setting("OCPP_ADMISSION_BACKLOG", integer(0), "5000",
             "Handshakes in progress plus messages waiting for their commit beyond which a new connection gets "
             "503 with Retry-After and a BootNotification gets Pending (never a charge point with a running transaction)"),
-    Setting("OCPP_ADMISSION_RETRY", integer(1, 3600), "30",
+    Setting("OCPP_ADMISSION_RETRY", integer(1, 3600), "15",
             "Seconds (drawn between this and twice this) a charge point shed by admission control waits to retry"),
     Setting("API_MAX_BODY", integer(1024), "1048576", "Largest API request body in bytes"),
     Setting("DB_SQLITE_SYNCHRONOUS", choice("NORMAL", "FULL"), "NORMAL",

@@ -98,7 +98,9 @@ def commit_together(*operations: Operation) -> None:
     The caller's session is committed first: the writer may need the connection it holds (SQLite has
     one per process).
     """
-    if db.session().in_transaction():  # (beginning one only to end it costs more than the rest of a heartbeat)
+    # (Neither a session made nor a transaction begun only to end them: that would cost more than the
+    # rest of a heartbeat.)
+    if db.session.registry.has() and db.session().in_transaction():
         db.session.commit()
     if not monkey.is_module_patched("socket"):  # a flask command or a test outside the server
         GroupCommit._execute([list(operations)])

@@ -26,15 +26,15 @@ def accept_or_refuse_handshake():
     charge_point_id = (request.view_args or {}).get("charge_point_id", "")
     refused = _refuse_id(charge_point_id) or _refuse_beyond_capacity() or _refuse_when_overloaded(charge_point_id)
     if refused is None:
-        with admission().handshake():
-            refused = _identify_and_record(charge_point_id)
+        refused = _identify_and_record(charge_point_id)
     db.session.remove()
     return refused
 
 
 def _identify_and_record(charge_point_id: str):
-    known = charge_points.known_at_handshake(charge_point_id)
-    refused = _refuse_identity(charge_point_id, known)
+    with admission().handshake():  # until its writes join the group commit, which counts them from there
+        known = charge_points.known_at_handshake(charge_point_id)
+        refused = _refuse_identity(charge_point_id, known)
     if refused is None:
         g.lenient = charge_points.validation_mode(known) == "lenient" if known \
             else current_app.config["OCPP_VALIDATION"] == "lenient"
