@@ -3,13 +3,15 @@ Retry-After at the handshake, Pending at BootNotification), never a charge point
 transaction, and takes them on the retry once there is room. The threshold is set low and the backlog
 made by charge points sending Heartbeats as fast as they are answered."""
 import asyncio
-from contextlib import asynccontextmanager
+import itertools
+import json
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import pytest
 import websockets
 from ocpp.v16 import call
 
-from tests.charge_points import connected, fleet, new_id
+from tests.charge_points import connected, new_id
 from tests.conftest import BACKENDS, running_server
 
 THRESHOLD, RETRY = 2, 1
@@ -25,17 +27,22 @@ def busy_server(request, tmp_path_factory):
 
 @asynccontextmanager
 async def overload(server, count: int = 40):
-    """Booted charge points sending Heartbeats back to back for the block."""
-    async with fleet(server, count) as charge_points:
-        for charge_point in charge_points:
-            assert (await charge_point.call(call.BootNotification(charge_point_vendor="V",
-                                                                  charge_point_model="M"))).status == "Accepted"
+    """Booted charge points sending Heartbeats back to back for the block (plain frames on plain
+    WebSockets: the load must stop the moment the block ends)."""
+    async with AsyncExitStack() as stack:
+        sockets = [await stack.enter_async_context(websockets.connect(
+            f"{server.ws_url}/{new_id('LOAD')}", subprotocols=["ocpp1.6"], close_timeout=1)) for _ in range(count)]
+        for socket in sockets:
+            await socket.send(json.dumps([2, "boot", "BootNotification", {"chargePointVendor": "V",
+                                                                           "chargePointModel": "M"}]))
+            assert json.loads(await socket.recv())[2]["status"] == "Accepted"
 
-        async def beat(charge_point):
-            while True:
-                await charge_point.call(call.Heartbeat())
+        async def beat(socket):
+            for n in itertools.count():
+                await socket.send(json.dumps([2, str(n), "Heartbeat", {}]))
+                await socket.recv()
 
-        tasks = [asyncio.create_task(beat(charge_point)) for charge_point in charge_points]
+        tasks = [asyncio.create_task(beat(socket)) for socket in sockets]
         await asyncio.sleep(0.5)
         try:
             yield
