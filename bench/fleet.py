@@ -346,8 +346,9 @@ async def run_idle(plan: Plan) -> dict:
     if status is not None:
         status.cancel()
         _status(plan, stats, fleet, began)
+    summary = {**stats.summary(time.perf_counter() - began), **_idle_figures(stats, fleet, began)}
     await asyncio.gather(*(cp.close() for cp in fleet), return_exceptions=True)
-    return {**stats.summary(time.perf_counter() - began), **_idle_figures(stats, fleet, began)}
+    return summary
 
 
 async def _stay(cp: ChargePoint, plan: Plan, delay: float, deadline: float) -> None:
