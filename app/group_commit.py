@@ -24,6 +24,7 @@ from app.extensions import db
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 500
+SQLITE_SLICE = 100  # rows of one statement executed between yields to the hub, on SQLite
 
 Operation = tuple[object, dict]  # (a prepared statement, its parameters)
 
@@ -83,8 +84,16 @@ class GroupCommit:
         for operations in units:
             for statement, parameters in operations:
                 by_statement.setdefault(statement, []).append(parameters)
+        # SQLite works in this thread without letting the hub run: its rows go in slices, with a yield
+        # between them, so that no stretch of a big batch holds the process (PostgreSQL's driver yields
+        # while it waits for the server).
+        sqlite = db.engine.dialect.name == "sqlite"
         for statement, parameter_sets in by_statement.items():
-            db.session.execute(statement, parameter_sets)
+            step = SQLITE_SLICE if sqlite else len(parameter_sets)
+            for start in range(0, len(parameter_sets), step):
+                if start and monkey.is_module_patched("socket"):
+                    gevent.sleep(0)
+                db.session.execute(statement, parameter_sets[start:start + step])
         db.session.commit()
 
 
