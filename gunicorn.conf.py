@@ -9,8 +9,14 @@ import shutil
 import ssl
 import sys
 import tempfile
+import warnings
 
 from config import load_config_or_exit
+
+# gevent's monitor thread (GEVENT_MONITOR_THREAD_ENABLE, on in the tests and the benchmark) warns at start
+# that it cannot watch memory without psutil: nobody asked it to (GEVENT_MAX_MEMORY), and the line would
+# be the one non-JSON line of LOG_FORMAT=json. The worker inherits the filter.
+warnings.filterwarnings("ignore", message="Unable to monitor memory usage")
 
 settings = load_config_or_exit()
 
