@@ -18,7 +18,7 @@ from app.tasks.heartbeats import BATCH, check_heartbeats
 from config import Config
 from tests.charge_points import connected, eventually
 from tests.conftest import BACKENDS, running_server
-from tests.servers import ScratchDatabase, require_backend
+from tests.servers import ScratchDatabase, fresh_redis_url, require_backend
 
 SILENT, FRESH = 3000, 20
 BLOCKED = "appears to be blocked"
@@ -168,3 +168,19 @@ async def test_thousands_of_unheld_silent_charge_points_leave_the_server_respons
     async with connected(watched_server) as lively:  # and the server still answers at once
         assert (await lively.call(call.Heartbeat())).current_time
     assert BLOCKED not in watched_server.log()[already:]
+
+
+async def test_with_redis_each_server_process_closes_its_own_silent_connections(backend, tmp_path_factory):
+    """The jobs run in the RQ worker, which cannot see a connection's liveness: the process holding it
+    closes it and marks it offline by itself."""
+    with running_server(backend, tmp_path_factory, REDIS_URL=fresh_redis_url(), BACKGROUND_JOBS="true",
+                        HEARTBEAT_CHECK_INTERVAL=1, OCPP_HEARTBEAT_INTERVAL=1, HEARTBEAT_GRACE_FACTOR=2) as server:
+        async with connected(server) as mute, connected(server) as lively:
+            await mute.call(call.BootNotification(charge_point_vendor="V", charge_point_model="M"))
+            mute._connection.transport.pause_reading()
+            for _ in range(12):  # 6 s: past the 2 s allowed, several runs of the check
+                await lively.call(call.Heartbeat())
+                await asyncio.sleep(0.5)
+            await eventually(lambda: heartbeat_timeouts(server, mute.id) == 1, timeout=20)
+            assert lively._connection.close_code is None
+        assert heartbeat_timeouts(server, lively.id) == 0
