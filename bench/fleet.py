@@ -67,6 +67,7 @@ class Stats:
     boots: int = 0             # boots completed, reconnections' included
     refused: int = 0           # handshakes answered 503 (retried after Retry-After)
     pending: int = 0           # BootNotifications answered Pending (booted again after the interval)
+    boot_failures: int = 0     # connections on which the boot did not complete (the charge point starts again)
     heartbeat_trips: list = field(default_factory=list)
 
     def merge(self, other: "Stats") -> None:
@@ -356,17 +357,21 @@ async def _stay(cp: ChargePoint, plan: Plan, delay: float, deadline: float) -> N
     while time.perf_counter() < deadline:
         try:
             await cp.connect(plan.url)
-            if await cp.boot():
+            if await asyncio.wait_for(cp.boot(), 120):
                 await _heartbeats_until_closed(cp, plan, deadline)
+                if time.perf_counter() >= deadline:
+                    return
+            else:
+                cp.stats.boot_failures += 1
         except Refused as refusal:
             await asyncio.sleep(refusal.retry_after)
             continue
-        except (OSError, websockets.WebSocketException, asyncio.TimeoutError, ConnectionError):
+        except (OSError, EOFError, websockets.WebSocketException, asyncio.TimeoutError, ConnectionError):
             cp.stats.connect_failures += 1
         if not plan.reconnect:
             return
         if cp.connection is not None and not cp.closed.is_set():
-            return  # the deadline, not a lost connection
+            await cp.close()  # not booted on this connection: start again on a new one
         await asyncio.sleep(plan.reconnect_delay)
 
 
@@ -391,6 +396,7 @@ def _idle_figures(stats: Stats, fleet: list, began: float) -> dict:
             "min_boot_count": min((cp.boot_count for cp in fleet), default=0),
             "heartbeats": len(trips), "heartbeat_p99_ms": round(trips[int(len(trips) * 0.99)] * 1000, 2)
             if trips else None, "heartbeat_max_ms": round(trips[-1] * 1000, 2) if trips else None,
+            "boot_failures": stats.boot_failures,
             "call_errors": stats.call_errors, "timeouts": stats.timeouts, "disconnects": stats.disconnects,
             "connect_failures": stats.connect_failures, "elapsed": round(time.perf_counter() - began, 2)}
 
