@@ -359,6 +359,8 @@ def storm(backend: str, count: int, options, workdir: Path) -> dict:
                 os.killpg(target.process.pid, signal.SIGKILL)
             target.process.wait(120)
             stopped_in = time.monotonic() - stopped
+            if kill == "SIGTERM":
+                _require_healthy(target)  # its graceful shutdown included
             since = datetime.now(timezone.utc).replace(tzinfo=None).isoformat(sep=" ")
             target = target.restart()
             restarted = time.monotonic()  # the new server listens

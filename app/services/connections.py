@@ -144,8 +144,10 @@ class Connections:
         return self.relay is not None and self.relay.close(charge_point_id, reason, silent_for)
 
     def close_all(self, code: int, reason: str) -> None:
-        for session in list(self._sessions.values()):
+        for count, session in enumerate(list(self._sessions.values()), start=1):
             session.close(code, reason)
+            if count % 200 == 0:
+                gevent.sleep(0)  # 19,000 close frames in a row would hold the hub for seconds
 
     def busy(self) -> bool:
         """Whether a CALL to a charge point of this process awaits its answer."""
