@@ -138,7 +138,7 @@ def server_environment(database_url: str, **overrides) -> dict:
                    if not key.startswith(("OCPP_", "DB_", "REDIS_", "API_", "BACKUP_"))
                    and key not in ("PORT", "DATABASE_URL", "WEB_CONCURRENCY")}
     environment.update(FLASK_APP="wsgi", DATABASE_URL=database_url, OCPP_HOST="127.0.0.1",
-                       LOG_LEVEL="INFO", PYTHONUNBUFFERED="1")
+                       LOG_LEVEL="INFO", PYTHONUNBUFFERED="1", GEVENT_MONITOR_THREAD_ENABLE="true", GEVENT_MAX_BLOCKING_TIME="0.1", PYTHONWARNINGS="ignore:Unable to monitor memory usage")
     environment.update({key: str(value) for key, value in overrides.items()})
     return environment
 

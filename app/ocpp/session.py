@@ -173,6 +173,11 @@ class ChargePointSession:
             self._call_slot.release()
 
     @property
+    def silent_seconds(self) -> float:
+        """Seconds since the charge point last sent a frame or answered a ping."""
+        return transport.seconds_since_received(self._ws)
+
+    @property
     def busy(self) -> bool:
         return self._call_slot.locked()
 
