@@ -13,7 +13,7 @@ run: $(VENV)/.installed  ## create the virtualenv, install, apply migrations, se
 test: $(VENV)/.installed-dev  ## install, then run the whole suite
 	$(BIN)/pytest
 
-bench: $(VENV)/.installed-dev  ## the benchmark (about 10 minutes; not part of make test): make bench ARGS="--backend sqlite"
+bench: $(VENV)/.installed-dev  ## the benchmark (about 15 minutes; not part of make test): make bench ARGS="--backend sqlite"
 	$(BIN)/python bench/benchmark.py $(ARGS)
 
 bench-console: $(VENV)/.installed-dev  ## the console's pages with 20,000 charge points and 100,000 transactions: ARGS="--backend postgres"

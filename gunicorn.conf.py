@@ -4,12 +4,19 @@ OCPP_HOST:OCPP_WEBSOCKET_PORT serves the charge points and OCPP_HOST:OCPP_API_PO
 where PORT is set (Heroku, App Platform) both are served on 0.0.0.0:$PORT.
 """
 import os
+import resource
 import shutil
 import ssl
 import sys
 import tempfile
+import warnings
 
 from config import load_config_or_exit
+
+# gevent's monitor thread (GEVENT_MONITOR_THREAD_ENABLE, on in the tests and the benchmark) warns at start
+# that it cannot watch memory without psutil: nobody asked it to (GEVENT_MAX_MEMORY), and the line would
+# be the one non-JSON line of LOG_FORMAT=json. The worker inherits the filter.
+warnings.filterwarnings("ignore", message="Unable to monitor memory usage")
 
 settings = load_config_or_exit()
 
@@ -17,6 +24,27 @@ if settings.WEB_CONCURRENCY > 1 and not settings.REDIS_URL:
     # Each worker would hold its own charge points, and a command reaching another worker would be lost.
     sys.exit(f"configuration error: WEB_CONCURRENCY={settings.WEB_CONCURRENCY} needs REDIS_URL: without Redis, "
              "one worker process serves all charge points")
+
+# Files a worker needs besides its charge points' sockets: listening sockets, database and Redis
+# connections, SQLite's files, logs, the event loop's own.
+RESERVED_FILES = 200
+
+
+def raise_open_file_limit(max_connections: int) -> None:
+    """Raise the soft open-file limit to the hard one (the worker inherits it); exit, naming both
+    numbers, when OCPP_MAX_CONNECTIONS connections could not be opened even then."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = max_connections + RESERVED_FILES
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, wanted)
+    if soft != target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if wanted > target:
+        sys.exit(f"configuration error: OCPP_MAX_CONNECTIONS={max_connections} is more than this process can "
+                 f"open: its open-file limit is {target} ({RESERVED_FILES} of them for other files); raise the "
+                 f"limit (ulimit -n) or lower OCPP_MAX_CONNECTIONS to {target - RESERVED_FILES}")
+
+
+raise_open_file_limit(settings.OCPP_MAX_CONNECTIONS)
 
 wsgi_app = "wsgi:app"
 worker_class = "gevent"
@@ -75,7 +103,9 @@ def post_worker_init(worker):
     """The worker's background greenlets: the Redis relay, or the periodic jobs without Redis; and the
     graceful shutdown on SIGTERM (WebSockets closed with 1001 after commands in flight are answered)."""
     from app.runtime import start_background
+    from app.tasks.runner import watch_held_connections
     start_background(worker.wsgi, worker)
+    watch_held_connections(worker.wsgi)
 
 
 # Several workers: each writes its Prometheus metrics to files in one directory, which /metrics adds up.

@@ -229,7 +229,7 @@ def prepared(build):
 
     @functools.wraps(build)
     def statement():
-        dialect = db.session.get_bind().dialect.name
+        dialect = db.engine.dialect.name  # (not the session's bind: that would make a session per message)
         if dialect not in statements:
             statements[dialect] = build(postgresql if dialect == "postgresql" else sqlite)
         return statements[dialect]

@@ -24,6 +24,7 @@ from app.extensions import db
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 500
+SQLITE_SLICE = 100  # rows of one statement executed between yields to the hub, on SQLite
 
 Operation = tuple[object, dict]  # (a prepared statement, its parameters)
 
@@ -33,6 +34,12 @@ class GroupCommit:
         self.app = app
         self._waiting: Queue = Queue()
         self._writer: gevent.Greenlet | None = None
+        self._committing = 0
+
+    @property
+    def pending(self) -> int:
+        """Messages waiting for their commit (the one under way included)."""
+        return self._waiting.qsize() + self._committing
 
     def write(self, operations: list[Operation]) -> None:
         """Commit the operations (with whatever else is waiting); raises what the database raised."""
@@ -47,8 +54,12 @@ class GroupCommit:
             batch = [self._waiting.get()]
             while len(batch) < MAX_BATCH and not self._waiting.empty():
                 batch.append(self._waiting.get_nowait())
-            with self.app.app_context():
-                self._commit(batch)
+            self._committing = len(batch)
+            try:
+                with self.app.app_context():
+                    self._commit(batch)
+            finally:
+                self._committing = 0
 
     def _commit(self, batch: list) -> None:
         try:
@@ -73,8 +84,16 @@ class GroupCommit:
         for operations in units:
             for statement, parameters in operations:
                 by_statement.setdefault(statement, []).append(parameters)
+        # SQLite works in this thread without letting the hub run: its rows go in slices, with a yield
+        # between them, so that no stretch of a big batch holds the process (PostgreSQL's driver yields
+        # while it waits for the server).
+        sqlite = db.engine.dialect.name == "sqlite"
         for statement, parameter_sets in by_statement.items():
-            db.session.execute(statement, parameter_sets)
+            step = SQLITE_SLICE if sqlite else len(parameter_sets)
+            for start in range(0, len(parameter_sets), step):
+                if start and monkey.is_module_patched("socket"):
+                    gevent.sleep(0)
+                db.session.execute(statement, parameter_sets[start:start + step])
         db.session.commit()
 
 
@@ -88,7 +107,9 @@ def commit_together(*operations: Operation) -> None:
     The caller's session is committed first: the writer may need the connection it holds (SQLite has
     one per process).
     """
-    if db.session().in_transaction():  # (beginning one only to end it costs more than the rest of a heartbeat)
+    # (Neither a session made nor a transaction begun only to end them: that would cost more than the
+    # rest of a heartbeat.)
+    if db.session.registry.has() and db.session().in_transaction():
         db.session.commit()
     if not monkey.is_module_patched("socket"):  # a flask command or a test outside the server
         GroupCommit._execute([list(operations)])

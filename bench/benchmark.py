@@ -1,16 +1,25 @@
 """The benchmark (make bench): what one machine holds, with the server on one core and the load on the other.
 
 For each database it starts the real server (migrations, then gunicorn exactly as `make run` does,
-one gevent worker), and measures with the fleet simulator (bench/fleet.py):
+one gevent worker, gevent's monitor thread on), and measures with the fleet simulator (bench/fleet.py):
 
-1. connections held: N idle charge points that booted and send heartbeats; the worker's memory per
-   connection (its RSS with N connected, minus before, over N);
-2. throughput: OCPP messages per second handled with persistence, closed loop (each charge point sends
-   its next CALL once answered), while the N idle ones stay connected;
-3. latency: p50/p95/p99 round trip at half of that rate, open loop.
+load   1. connections held: N idle charge points that booted (BootNotification Accepted, connectors
+          reported) and answer their heartbeats, as the fleet counts them; how long until all booted;
+          the worker's memory per connection (its RSS with N connected, minus before, over N);
+       2. throughput: OCPP messages per second handled with persistence, closed loop (each charge point
+          sends its next CALL once answered), while the N idle ones stay connected;
+       3. latency: p50/p95/p99 round trip at half of that rate, open loop.
+storm  N charge points connected and booted; the server stopped with SIGTERM, then with SIGKILL, and
+       started again; every charge point reconnects at once (no jitter): seconds from the new server
+       listening until every one is booted again and its StatusNotifications are stored.
+hold   N charge points connected at a ramp, heartbeating every 30 s, the periodic jobs running in the
+       server process: heartbeat p99, memory per connection, and none marked offline or disconnected.
 
-Then the same against bench/baseline_csms.py (the `ocpp` package on asyncio `websockets`, no database)
-and the ratios. `python bench/benchmark.py --help` lists the knobs.
+Then the same load (and a first connection of the storm's fleet) against bench/baseline_csms.py (the
+`ocpp` package on asyncio `websockets`, no database). The run fails (exit status 1, saying why) when a
+phase moves no messages or sees CALLERRORs or timeouts, the idle fleet does not stay booted, gunicorn
+restarts the worker, or the monitor thread reports the hub blocked for 100 ms.
+`python bench/benchmark.py --help` lists the knobs.
 """
 import argparse
 import json
@@ -20,12 +29,14 @@ import resource
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +92,10 @@ def children(pid: int) -> list[int]:
     return found
 
 
+class BenchmarkFailed(RuntimeError):
+    """The run cannot give a figure: it says why."""
+
+
 @dataclass
 class Target:
     """Something the fleet loads: our server on a database, or the baseline."""
@@ -89,43 +104,97 @@ class Target:
     process: subprocess.Popen
     measured_pid: int  # the process whose memory counts (gunicorn's worker; the baseline itself)
     cleanup: object = None
+    log_path: Path | None = None
+    database_url: str | None = None
+    restart: object = None  # (kill signal) -> a new Target on the same database and ports
 
-    def stop(self) -> None:
+    def stop(self, drop: bool = True) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(30)
+                self.process.wait(60)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-        if self.cleanup:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        if self.cleanup and drop:
             self.cleanup()
 
+    def problems(self) -> list[str]:
+        """What in the server's log makes the run's figures worthless (gevent's monitor thread saw the hub
+        blocked; gunicorn restarted the worker); and a worker that is not the one measured."""
+        if self.log_path is None:
+            return []
+        log = self.log_path.read_text(errors="replace")
+        found = []
+        blocked = log.count("appears to be blocked")
+        if blocked:
+            line = next(line for line in log.splitlines() if "appears to be blocked" in line)
+            found.append(f"gevent's monitor thread reported the hub blocked {blocked} times ({line.strip()[:150]}; "
+                         f"stacks in {self.log_path})")
+        for marker in ("WORKER TIMEOUT", "Worker exited", "was sent SIGKILL", "Worker failed to boot"):
+            if marker in log:
+                found.append(f"gunicorn: {marker} (see {self.log_path})")
+        if self.process.poll() is None and self.measured_pid not in children(self.process.pid):
+            found.append(f"the worker {self.measured_pid} was replaced (a worker restart)")
+        return found
 
-def start_server(backend: str, connections: int, workdir: Path) -> Target:
-    database_url, cleanup = _database(backend, workdir)
-    websocket_port, api_port = free_port(), free_port()
+
+def server_environment(backend: str, connections: int, database_url: str, websocket_port: int, api_port: int,
+                       jobs: bool, heartbeat_interval: int) -> dict:
     environment = {**os.environ, "FLASK_APP": "wsgi", "DATABASE_URL": database_url, "OCPP_HOST": "127.0.0.1",
                    "OCPP_WEBSOCKET_PORT": str(websocket_port), "OCPP_API_PORT": str(api_port),
-                   "BACKGROUND_JOBS": "false", "LOG_LEVEL": "WARNING", "WEB_CONCURRENCY": "1",
-                   "OCPP_MAX_CONNECTIONS": str(connections + 2000), "OCPP_RATE_LIMIT": "100000",
-                   "BACKUP_DIR": str(workdir / "backups")}
+                   "BACKGROUND_JOBS": "true" if jobs else "false", "LOG_LEVEL": "WARNING", "WEB_CONCURRENCY": "1",
+                   "OCPP_MAX_CONNECTIONS": str(connections + 500), "OCPP_RATE_LIMIT": "100000",
+                   "OCPP_HEARTBEAT_INTERVAL": str(heartbeat_interval),
+                   "BACKUP_DIR": "/tmp/ocpp-bench-backups", "BACKUP_INTERVAL": "86400",
+                   # gevent's monitor thread: any greenlet holding the hub for 100 ms is reported (and fails the run)
+                   "GEVENT_MONITOR_THREAD_ENABLE": "true", "GEVENT_MAX_BLOCKING_TIME": "0.1"}
     for name in ("REDIS_URL", "PORT", "API_KEYS"):
         environment.pop(name, None)
-    subprocess.run([PYTHON, "-m", "flask", "db", "upgrade"], cwd=ROOT, env=environment, check=True,
-                   capture_output=True)
-    log = open(workdir / f"server-{backend}.log", "wb")
+    return environment
+
+
+def start_server(backend: str, connections: int, workdir: Path, jobs: bool = False, heartbeat_interval: int = 60,
+                 _reuse: tuple | None = None) -> Target:
+    if _reuse is None:
+        database_url, cleanup = _database(backend, workdir)
+        websocket_port, api_port = free_port(), free_port()
+    else:
+        database_url, cleanup, websocket_port, api_port = _reuse
+    environment = server_environment(backend, connections, database_url, websocket_port, api_port, jobs,
+                                     heartbeat_interval)
+    if _reuse is None:
+        subprocess.run([PYTHON, "-m", "flask", "db", "upgrade"], cwd=ROOT, env=environment, check=True,
+                       capture_output=True)
+    log_path = workdir / f"server-{backend}-{int(time.time() * 1000)}.log"
+    log = open(log_path, "wb")
     process = subprocess.Popen([PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py"], cwd=ROOT, env=environment,
-                               stdout=log, stderr=subprocess.STDOUT, preexec_fn=pinned(SERVER_CORE))
+                               stdout=log, stderr=subprocess.STDOUT, preexec_fn=pinned(SERVER_CORE),
+                               start_new_session=True)
     wait_for_port(websocket_port)
     wait_for_port(api_port)
-    worker = children(process.pid)[0]
-    return Target(f"ours ({backend})", f"ws://127.0.0.1:{websocket_port}", process, worker, cleanup)
+    worker = _worker_of(process)
+    target = Target(f"ours ({backend})", f"ws://127.0.0.1:{websocket_port}", process, worker, cleanup, log_path,
+                    database_url)
+    target.restart = lambda: start_server(backend, connections, workdir, jobs, heartbeat_interval,
+                                          (database_url, cleanup, websocket_port, api_port))
+    return target
+
+
+def _worker_of(process: subprocess.Popen) -> int:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = children(process.pid)
+        if found:
+            return found[0]
+        time.sleep(0.1)
+    raise BenchmarkFailed("gunicorn started no worker")
 
 
 def _database(backend: str, workdir: Path):
     if backend == "sqlite":
         return f"sqlite:///{workdir / 'bench.db'}", None
-    name = f"ocpp_bench_{os.getpid()}"
+    name = f"ocpp_bench_{os.getpid()}_{int(time.time())}"
     _psql(f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
     return POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}", lambda: _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -135,76 +204,232 @@ def _psql(*statements: str) -> None:
         subprocess.run(["psql", POSTGRES_ADMIN, "-q", "-c", statement], check=True, capture_output=True)
 
 
+def database_scalar(database_url: str, sql: str):
+    """One value from the server's database, read beside it."""
+    if database_url.startswith("sqlite"):
+        with sqlite3.connect(database_url.split("///", 1)[1], timeout=30) as connection:
+            return connection.execute(sql).fetchone()[0]
+    url = database_url.replace("postgresql+psycopg2://", "postgresql://")
+    return subprocess.run(["psql", url, "-tA", "-c", sql], check=True, capture_output=True, text=True).stdout.strip()
+
+
 def start_baseline(workdir: Path) -> Target:
     port = free_port()
     log = open(workdir / "baseline.log", "wb")
     process = subprocess.Popen([PYTHON, "bench/baseline_csms.py", "--port", str(port)], cwd=ROOT, stdout=log,
-                               stderr=subprocess.STDOUT, preexec_fn=pinned(SERVER_CORE))
+                               stderr=subprocess.STDOUT, preexec_fn=pinned(SERVER_CORE), start_new_session=True)
     wait_for_port(port)
     return Target("baseline (ocpp + websockets, no database)", f"ws://127.0.0.1:{port}", process, process.pid)
 
 
-def fleet(url: str, *arguments: str, background: bool = False):
+def fleet(url: str, *arguments: str):
     command = [PYTHON, "bench/fleet.py", "--url", url, "--json", *arguments]
-    if background:
-        return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                preexec_fn=pinned(LOAD_CORE))
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, preexec_fn=pinned(LOAD_CORE))
     if not result.stdout.strip():
-        raise RuntimeError(f"the fleet failed: {result.stderr[-2000:]}")
+        raise BenchmarkFailed(f"the fleet failed: {result.stderr[-2000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def measure(target: Target, options) -> dict:
-    """The three phases against one target; the figures."""
+FILES_PER_FLEET_PROCESS = 19_000  # a process here may open at most 20,000 files
+
+
+class IdleFleet:
+    """Charge points that stay connected and heartbeat (fleet.py --idle), split over processes of at most
+    19,000 connections each; what they see, summed from their status files."""
+
+    def __init__(self, url: str, count: int, workdir: Path, prefix: str, connect_rate: float,
+                 heartbeat_interval: float, reconnect: bool = False, duration: float = 100000):
+        self.count = count
+        shares = max(1, -(-count // FILES_PER_FLEET_PROCESS))
+        self.status_files = [workdir / f"{prefix}-{n}.json" for n in range(shares)]
+        self.processes = []
+        first = 0
+        for n, status_file in enumerate(self.status_files):
+            share = count // shares + (1 if n < count % shares else 0)
+            command = [PYTHON, "bench/fleet.py", "--url", url, "--json", "--idle", "--charge-points", str(share),
+                       "--first", str(first), "--prefix", prefix, "--duration", str(duration),
+                       "--connect-rate", str(connect_rate / shares), "--heartbeat-interval", str(heartbeat_interval),
+                       "--status-file", str(status_file)] + (["--reconnect"] if reconnect else [])
+            self.processes.append(subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                                   stderr=subprocess.DEVNULL, preexec_fn=pinned(LOAD_CORE)))
+            first += share
+
+    def status(self) -> dict:
+        statuses = []
+        for path in self.status_files:
+            try:
+                statuses.append(json.loads(path.read_text()))
+            except (OSError, ValueError):
+                statuses.append({})
+        total = {key: sum(status.get(key) or 0 for status in statuses)
+                 for key in ("booted", "boots", "refused", "pending", "heartbeats", "call_errors", "timeouts",
+                             "disconnects", "connect_failures")}
+        total["min_boot_count"] = min((status.get("min_boot_count", 0) for status in statuses), default=0)
+        total["heartbeat_p99_ms"] = max((status.get("heartbeat_p99_ms") or 0 for status in statuses), default=0)
+        total["elapsed"] = max((status.get("elapsed") or 0 for status in statuses), default=0)
+        return total
+
+    def wait(self, condition, timeout: float, what: str, target: Target | None = None) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.status()
+            if condition(status):
+                return status
+            if any(process.poll() is not None for process in self.processes):
+                raise BenchmarkFailed(f"a fleet process ended while waiting for {what}: {status}")
+            if target is not None and target.process.poll() is not None:
+                raise BenchmarkFailed(f"the server exited while waiting for {what}; see {target.log_path}")
+            time.sleep(0.5)
+        raise BenchmarkFailed(f"not within {timeout:.0f} s: {what}; the fleet saw {self.status()}")
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def measure(target: Target, options, workdir: Path) -> dict:
+    """Idle fleet held (booted and answering), then throughput and latency beside it."""
     time.sleep(2)
     before = rss_kib(target.measured_pid)
-    idle = fleet(target.ws_url, "--charge-points", str(options.connections), "--duration", "100000",
-                 "--connect-rate", str(options.connect_rate), "--prefix", "IDLE", "--heartbeat-interval", "60",
-                 background=True)
+    began = time.monotonic()
+    idle = IdleFleet(target.ws_url, options.connections, workdir, "IDLE", options.connect_rate, 60)
     try:
-        held = _wait_connected(target, options.connections, before)
+        held = idle.wait(lambda status: status["booted"] >= options.connections,
+                         max(120, options.connections / options.connect_rate * 4), "the idle fleet booted",
+                         target)
+        booted_in = time.monotonic() - began
+        time.sleep(5)
         with_idle = rss_kib(target.measured_pid)
         throughput = fleet(target.ws_url, "--charge-points", str(options.busy), "--duration", str(options.duration),
                            "--max-rate", "--prefix", "BUSY")
+        _require_phase("throughput (closed loop)", throughput)
         rate = throughput["rate_per_second"]
         latency = fleet(target.ws_url, "--charge-points", str(options.busy), "--duration", str(options.duration),
                         "--rate", str(round(rate / 2)), "--prefix", "PACED")
+        _require_phase("latency (half rate)", latency)
+        held = idle.status()
+        if held["booted"] < options.connections or held["timeouts"] or held["call_errors"]:
+            raise BenchmarkFailed(f"the idle fleet did not stay booted and answered throughout: {held}")
     finally:
-        idle.terminate()
-        idle.wait(60)
-    return {"connections": held, "kib_per_connection": round((with_idle - before) / max(held, 1), 1),
+        idle.stop()
+    _require_healthy(target)
+    return {"connections": held["booted"], "booted_in_seconds": round(booted_in, 1),
+            "kib_per_connection": round((with_idle - before) / max(held["booted"], 1), 1),
             "rss_mib_with_connections": round(with_idle / 1024, 1), "messages_per_second": rate,
             "max_rate_p99_ms": throughput["p99_ms"], "half_rate": round(rate / 2),
             "p50_ms": latency["p50_ms"], "p95_ms": latency["p95_ms"], "p99_ms": latency["p99_ms"],
             "errors": throughput["call_errors"] + latency["call_errors"] + throughput["timeouts"] + latency["timeouts"]}
 
 
-def _wait_connected(target: Target, wanted: int, rss_before: int) -> int:
-    """Wait until the server's memory settles with the idle fleet connected; how many it holds."""
-    deadline = time.monotonic() + max(120, wanted / 50)
-    last, steady_since = -1, time.monotonic()
-    while time.monotonic() < deadline:
+def _require_phase(name: str, summary: dict) -> None:
+    if not summary.get("answered"):
+        raise BenchmarkFailed(f"the {name} phase moved no messages: {summary}")
+    if summary["call_errors"] or summary["timeouts"] or summary["connect_failures"]:
+        raise BenchmarkFailed(f"the {name} phase saw {summary['call_errors']} CALLERRORs, {summary['timeouts']} "
+                              f"timeouts and {summary['connect_failures']} failed connections: {summary}")
+
+
+def _require_healthy(target: Target) -> None:
+    problems = target.problems()
+    if problems:
+        raise BenchmarkFailed("; ".join(problems))
+
+
+def storm(backend: str, count: int, options, workdir: Path) -> dict:
+    """count charge points connected and booted; the server restarted (SIGTERM, then a new process; then
+    SIGKILL and a new process); every charge point reconnects at once, without jitter. Seconds from the
+    new process's start until every one is booted again and its StatusNotifications are stored."""
+    target = start_server(backend, count, workdir)
+    idle = IdleFleet(target.ws_url, count, workdir, "STORM", options.connect_rate, 60, reconnect=True)
+    figures = {}
+    try:
+        idle.wait(lambda status: status["booted"] >= count, max(120, count / options.connect_rate * 4),
+                  "the storm fleet booted", target)
+        for round_, kill in enumerate(("SIGTERM", "SIGKILL"), start=2):
+            _require_healthy(target)
+            stopped = time.monotonic()
+            if kill == "SIGTERM":
+                target.process.send_signal(signal.SIGTERM)
+            else:
+                os.killpg(target.process.pid, signal.SIGKILL)
+            target.process.wait(120)
+            stopped_in = time.monotonic() - stopped
+            if kill == "SIGTERM":
+                _require_healthy(target)  # its graceful shutdown included
+            since = datetime.now(timezone.utc).replace(tzinfo=None).isoformat(sep=" ")
+            target = target.restart()
+            restarted = time.monotonic()  # the new server listens
+            idle.wait(lambda status: status["booted"] >= count and status["min_boot_count"] >= round_, 300,
+                      f"every charge point booted again after {kill}", target)
+            stored = int(database_scalar(target.database_url, "SELECT count(DISTINCT charge_point_id) FROM "
+                                         f"connector_status_changes WHERE received_at >= '{since}'"))
+            seconds = time.monotonic() - restarted
+            if stored < count:
+                raise BenchmarkFailed(f"after {kill}: {stored} of {count} charge points' StatusNotifications stored")
+            offline = int(database_scalar(target.database_url,
+                                          "SELECT count(*) FROM system_logs WHERE event = 'heartbeat_timeout'"))
+            status = idle.status()
+            figures[kill] = {"seconds": round(seconds, 1), "per_second": round(count / seconds),
+                             "stopped_in": round(stopped_in, 1), "refused_503": status["refused"],
+                             "pending": status["pending"], "marked_offline": offline}
+            print(f"storm {backend} {count} {kill}: {figures[kill]}", flush=True)
+        status = idle.status()
+        if status["timeouts"] or status["call_errors"]:
+            raise BenchmarkFailed(f"the storm fleet saw timeouts or CALLERRORs: {status}")
+        _require_healthy(target)
+    finally:
+        idle.stop()
+        target.stop()
+    return figures
+
+
+def baseline_storm(count: int, options, workdir: Path) -> dict:
+    """The baseline's connect-and-boot rate: count charge points at once, until all booted."""
+    target = start_baseline(workdir)
+    began = time.monotonic()
+    idle = IdleFleet(target.ws_url, count, workdir, "BASE", 1_000_000, 60)
+    try:
+        idle.wait(lambda status: status["booted"] >= count, 300, "the baseline's fleet booted", target)
+    finally:
+        idle.stop()
+        target.stop()
+    seconds = time.monotonic() - began
+    return {"seconds": round(seconds, 1), "per_second": round(count / seconds)}
+
+
+def hold(backend: str, count: int, options, workdir: Path) -> dict:
+    """count charge points held at a ramp, heartbeating every 30 s, with the periodic jobs running in the
+    server process, for options.hold_seconds after all booted."""
+    target = start_server(backend, count, workdir, jobs=True, heartbeat_interval=30)
+    try:
         time.sleep(2)
-        connected = _established(target)
-        if connected != last:
-            last, steady_since = connected, time.monotonic()
-        elif connected >= wanted or time.monotonic() - steady_since > 10:
-            break
-    time.sleep(5)  # boots and status notifications done, heartbeats only
-    return _established(target)
-
-
-def _established(target: Target) -> int:
-    """Established TCP connections to the target's WebSocket port (from /proc/net/tcp)."""
-    port = int(target.ws_url.rsplit(":", 1)[1])
-    count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if int(fields[1].split(":")[1], 16) == port and fields[3] == "01":
-                count += 1
-    return count
+        before = rss_kib(target.measured_pid)
+        began = time.monotonic()
+        idle = IdleFleet(target.ws_url, count, workdir, "HOLD", options.hold_rate, 30)
+        try:
+            idle.wait(lambda status: status["booted"] >= count, count / options.hold_rate * 4 + 60,
+                      "the held fleet booted", target)
+            booted_in = time.monotonic() - began
+            time.sleep(options.hold_seconds)
+            status = idle.status()
+            memory = rss_kib(target.measured_pid)
+        finally:
+            idle.stop()
+        offline = int(database_scalar(target.database_url,
+                                      "SELECT count(*) FROM system_logs WHERE event = 'heartbeat_timeout'"))
+        _require_healthy(target)
+        if status["booted"] < count or status["disconnects"] or status["timeouts"] or status["call_errors"] or offline:
+            raise BenchmarkFailed(f"the held fleet did not stay: {status}, {offline} marked offline")
+        return {"held": status["booted"], "booted_in_seconds": round(booted_in, 1),
+                "heartbeats": status["heartbeats"], "heartbeat_p99_ms": status["heartbeat_p99_ms"],
+                "kib_per_connection": round((memory - before) / count, 1), "marked_offline": offline}
+    finally:
+        target.stop()
 
 
 def machine() -> dict:
@@ -219,7 +444,8 @@ def machine() -> dict:
 
 def report(results: dict, options) -> str:
     names = list(results)
-    rows = [("Charge points held", "connections", "{}"), ("Server memory per idle connection (KiB)",
+    rows = [("Charge points held (booted, answering)", "connections", "{}"),
+            ("Seconds until all booted", "booted_in_seconds", "{}"), ("Server memory per idle connection (KiB)",
             "kib_per_connection", "{}"), ("Messages/s, closed loop", "messages_per_second", "{:.0f}"),
             ("p99 at that rate (ms)", "max_rate_p99_ms", "{}"), ("Half that rate (messages/s)", "half_rate", "{}"),
             ("p50 at half rate (ms)", "p50_ms", "{}"), ("p95 at half rate (ms)", "p95_ms", "{}"),
@@ -244,37 +470,86 @@ def report(results: dict, options) -> str:
     return "\n".join(lines)
 
 
+def storm_report(storms: dict, baseline: dict | None) -> str:
+    lines = ["| Storm (all reconnect at once) | Charge points | After SIGTERM | After SIGKILL |", "|---|---|---|---|"]
+    for (backend, count), figures in storms.items():
+        cells = [f"{figures[kill]['seconds']} s ({figures[kill]['per_second']}/s; {figures[kill]['refused_503']} "
+                 f"503s, {figures[kill]['pending']} Pending, {figures[kill]['marked_offline']} marked offline)"
+                 for kill in ("SIGTERM", "SIGKILL")]
+        lines.append(f"| ours ({backend}) | {count} | " + " | ".join(cells) + " |")
+    for count, figures in (baseline or {}).items():
+        lines.append(f"| baseline (first connection, no restart) | {count} | {figures['seconds']} s "
+                     f"({figures['per_second']}/s) | |")
+    return "\n".join(lines)
+
+
+def hold_report(holds: dict) -> str:
+    lines = ["| Hold (heartbeat 30 s, jobs in-process) | Held | Seconds to boot all | Heartbeats | Heartbeat p99 | "
+             "KiB per connection | Marked offline |", "|---|---|---|---|---|---|---|"]
+    for (backend, count), figures in holds.items():
+        lines.append(f"| ours ({backend}), {count} | {figures['held']} | {figures['booted_in_seconds']} | "
+                     f"{figures['heartbeats']} | {figures['heartbeat_p99_ms']} ms | {figures['kib_per_connection']} | "
+                     f"{figures['marked_offline']} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
-    parser.add_argument("--connections", type=int, default=10000, help="idle charge points held")
-    parser.add_argument("--busy", type=int, default=300, help="charge points that send the load")
-    parser.add_argument("--duration", type=float, default=20, help="seconds per load phase")
+    parser.add_argument("--scenarios", default="load,storm",
+                        help="comma-separated: load (idle fleet + throughput + latency), storm, hold")
+    parser.add_argument("--connections", type=int, default=10000, help="load: idle charge points held")
+    parser.add_argument("--busy", type=int, default=300, help="load: charge points that send the load")
+    parser.add_argument("--duration", type=float, default=20, help="load: seconds per load phase")
     parser.add_argument("--connect-rate", type=float, default=500, help="new connections per second")
+    parser.add_argument("--storm", type=int, action="append", help="storm: charge points (repeatable; default 2000)")
+    parser.add_argument("--hold", type=int, default=19000, help="hold: charge points")
+    parser.add_argument("--hold-rate", type=float, default=300, help="hold: connections per second of the ramp")
+    parser.add_argument("--hold-seconds", type=float, default=150, help="hold: seconds held after all booted")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--output", type=Path, help="also write the report (markdown) here")
     options = parser.parse_args(argv)
+    scenarios = [name.strip() for name in options.scenarios.split(",") if name.strip()]
     backends = ("sqlite", "postgres") if options.backend == "both" else (options.backend,)
     workdir = Path(tempfile.mkdtemp(prefix="ocpp-bench-"))
-    results = {}
+    results, storms, holds, baseline_storms, sections = {}, {}, {}, {}, []
+    print(f"command: {' '.join([Path(sys.argv[0]).name] + (argv or sys.argv[1:]))}", flush=True)
     try:
         for backend in backends:
-            target = start_server(backend, options.connections, workdir)
-            try:
-                results[backend] = measure(target, options)
-            finally:
-                target.stop()
-            print(f"{backend}: {results[backend]}", flush=True)
+            if "load" in scenarios:
+                target = start_server(backend, options.connections, workdir)
+                try:
+                    results[backend] = measure(target, options, workdir)
+                finally:
+                    target.stop()
+                print(f"{backend}: {results[backend]}", flush=True)
+            for count in (options.storm or [2000]) if "storm" in scenarios else []:
+                storms[(backend, count)] = storm(backend, count, options, workdir)
+            if "hold" in scenarios:
+                holds[(backend, options.hold)] = hold(backend, options.hold, options, workdir)
+                print(f"hold {backend}: {holds[(backend, options.hold)]}", flush=True)
         if not options.no_baseline:
-            target = start_baseline(workdir)
-            try:
-                results["baseline"] = measure(target, options)
-            finally:
-                target.stop()
-            print(f"baseline: {results['baseline']}", flush=True)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    text = report(results, options)
+            if "load" in scenarios:
+                target = start_baseline(workdir)
+                try:
+                    results["baseline"] = measure(target, options, workdir)
+                finally:
+                    target.stop()
+                print(f"baseline: {results['baseline']}", flush=True)
+            for count in (options.storm or [2000]) if "storm" in scenarios else []:
+                baseline_storms[count] = baseline_storm(count, options, workdir)
+                print(f"baseline storm {count}: {baseline_storms[count]}", flush=True)
+    except BenchmarkFailed as failure:
+        print(f"BENCHMARK FAILED: {failure}\n(server logs kept in {workdir})", file=sys.stderr, flush=True)
+        sys.exit(1)
+    shutil.rmtree(workdir, ignore_errors=True)
+    if results:
+        sections.append(report(results, options))
+    if storms:
+        sections.append(storm_report(storms, baseline_storms))
+    if holds:
+        sections.append(hold_report(holds))
+    text = "\n\n".join(sections)
     print(text)
     if options.output:
         options.output.write_text(text + "\n")

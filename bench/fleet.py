@@ -43,6 +43,14 @@ def raise_open_file_limit() -> int:
     return hard
 
 
+class Refused(Exception):
+    """The server answered the handshake 503: come back after retry_after seconds."""
+
+    def __init__(self, retry_after: float):
+        super().__init__(f"503, Retry-After {retry_after:g}")
+        self.retry_after = retry_after
+
+
 @dataclass
 class Stats:
     """What the fleet saw: counts and round-trip times in seconds."""
@@ -55,6 +63,12 @@ class Stats:
     timeouts: int = 0
     commands_answered: int = 0
     round_trips: list = field(default_factory=list)
+    booted: int = 0            # charge points whose current connection is booted (Accepted, connectors reported)
+    boots: int = 0             # boots completed, reconnections' included
+    refused: int = 0           # handshakes answered 503 (retried after Retry-After)
+    pending: int = 0           # BootNotifications answered Pending (booted again after the interval)
+    boot_failures: int = 0     # connections on which the boot did not complete (the charge point starts again)
+    heartbeat_trips: list = field(default_factory=list)
 
     def merge(self, other: "Stats") -> None:
         for name in ("connected", "connect_failures", "disconnects", "sent", "answered", "call_errors", "timeouts",
@@ -88,10 +102,22 @@ class ChargePoint:
         self.transactions: dict[int, int] = {}
         self.meter_wh = random.randrange(0, 1_000_000)
         self.recording = False  # round trips count once the measured phase begins
+        self.closed = asyncio.Event()
+        self.is_booted = False
+        self.boot_count = 0
 
     async def connect(self, url: str) -> None:
-        self.connection = await websockets.connect(f"{url}/{self.id}", subprotocols=["ocpp1.6"], compression=None,
-                                                   ping_interval=None, max_size=2 ** 20, open_timeout=60)
+        """Open the WebSocket; raises Refused (with the server's Retry-After) on 503."""
+        try:
+            self.connection = await websockets.connect(f"{url}/{self.id}", subprotocols=["ocpp1.6"],
+                                                       compression=None, ping_interval=None, max_size=2 ** 20,
+                                                       open_timeout=60)
+        except websockets.InvalidStatus as refusal:
+            if refusal.response.status_code != 503:
+                raise
+            self.stats.refused += 1
+            raise Refused(float(refusal.response.headers.get("Retry-After", "1"))) from None
+        self.closed = asyncio.Event()
         self.stats.connected += 1
         asyncio.get_running_loop().create_task(self._read())
 
@@ -107,6 +133,10 @@ class ChargePoint:
             pass
         finally:
             self.stats.disconnects += 1
+            self.closed.set()
+            if self.is_booted:
+                self.is_booted = False
+                self.stats.booted -= 1
             for future in self.pending.values():
                 if not future.done():
                     future.set_exception(ConnectionError("disconnected"))
@@ -135,18 +165,40 @@ class ChargePoint:
 
     # --- what a charge point sends ---
 
-    async def boot(self) -> None:
-        await self.call("BootNotification", {"chargePointVendor": "Fleet", "chargePointModel": "Simulated",
-                                             "chargePointSerialNumber": self.id[-25:], "firmwareVersion": "1.0"})
+    async def boot(self) -> bool:
+        """BootNotification (again after the interval while the answer is Pending), then the status of
+        every connector; whether it got that far (Accepted, and every answer a CALLRESULT)."""
+        while True:
+            answer = await self.call("BootNotification", {"chargePointVendor": "Fleet",
+                                                          "chargePointModel": "Simulated",
+                                                          "chargePointSerialNumber": self.id[-25:],
+                                                          "firmwareVersion": "1.0"})
+            if answer is None or answer.get("status") == "Rejected":
+                return False
+            if answer.get("status") == "Accepted":
+                break
+            self.stats.pending += 1
+            await asyncio.sleep(answer.get("interval", 10))
         for connector_id in range(CONNECTORS + 1):
-            await self.status(connector_id, "Available")
+            if await self.call("StatusNotification", {"connectorId": connector_id, "errorCode": "NoError",
+                                                      "status": "Available", "timestamp": now_text()}) is None:
+                return False
+        if self.connection is None or self.closed.is_set():
+            return False
+        self.is_booted = True
+        self.boot_count += 1
+        self.stats.booted += 1
+        self.stats.boots += 1
+        return True
 
     async def status(self, connector_id: int, status: str) -> None:
         await self.call("StatusNotification", {"connectorId": connector_id, "errorCode": "NoError", "status": status,
                                                "timestamp": now_text()})
 
     async def heartbeat(self) -> None:
-        await self.call("Heartbeat", {})
+        began = time.perf_counter()
+        if await self.call("Heartbeat", {}) is not None and self.recording:
+            self.stats.heartbeat_trips.append(time.perf_counter() - began)
 
     async def start_transaction(self, connector_id: int = 1) -> None:
         id_tag = f"TAG{self.id[-8:]}"
@@ -237,6 +289,9 @@ class Plan:
     rate: float | None = None
     max_rate: bool = False
     hold: float = 0.0
+    reconnect: bool = False
+    reconnect_delay: float = 0.5
+    status_file: str | None = None
 
 
 async def run(plan: Plan) -> dict:
@@ -263,12 +318,107 @@ async def run(plan: Plan) -> dict:
 
 async def _connect_and_boot(cp: ChargePoint, plan: Plan, delay: float) -> None:
     await asyncio.sleep(delay)
-    try:
-        await cp.connect(plan.url)
-        await cp.boot()
-    except (OSError, websockets.WebSocketException, asyncio.TimeoutError):
-        cp.stats.connect_failures += 1
-        cp.connection = None
+    for _ in range(10):
+        try:
+            await cp.connect(plan.url)
+            if await cp.boot():
+                return
+            break
+        except Refused as refusal:
+            await asyncio.sleep(refusal.retry_after)
+        except (OSError, websockets.WebSocketException, asyncio.TimeoutError):
+            break
+    cp.stats.connect_failures += 1
+    cp.connection = None
+
+
+async def run_idle(plan: Plan) -> dict:
+    """A fleet that stays: each charge point connects (at plan.connect_rate), boots, reports its
+    connectors and sends a Heartbeat every plan.heartbeat_interval until plan.duration has passed; with
+    plan.reconnect it connects and boots again, at once, whenever its connection ends (after a 503, when
+    Retry-After says). With plan.status_file, what it sees is written there every second (JSON)."""
+    stats = Stats()
+    fleet = [ChargePoint(f"{plan.prefix}-{plan.first + n}", stats) for n in range(plan.charge_points)]
+    began = time.perf_counter()
+    deadline = began + plan.duration
+    status = asyncio.get_running_loop().create_task(_write_status(plan, stats, fleet, began)) \
+        if plan.status_file else None
+    await asyncio.gather(*(_stay(cp, plan, n / plan.connect_rate, deadline) for n, cp in enumerate(fleet)))
+    if status is not None:
+        status.cancel()
+        _status(plan, stats, fleet, began)
+    summary = {**stats.summary(time.perf_counter() - began), **_idle_figures(stats, fleet, began)}
+    await asyncio.gather(*(cp.close() for cp in fleet), return_exceptions=True)
+    return summary
+
+
+async def _stay(cp: ChargePoint, plan: Plan, delay: float, deadline: float) -> None:
+    await asyncio.sleep(delay)
+    while time.perf_counter() < deadline:
+        try:
+            await cp.connect(plan.url)
+            if await asyncio.wait_for(cp.boot(), 120):
+                await _heartbeats_until_closed(cp, plan, deadline)
+                if time.perf_counter() >= deadline:
+                    return
+            else:
+                cp.stats.boot_failures += 1
+        except Refused as refusal:
+            await asyncio.sleep(refusal.retry_after)
+            continue
+        except (OSError, EOFError, websockets.WebSocketException, asyncio.TimeoutError, ConnectionError):
+            cp.stats.connect_failures += 1
+        if not plan.reconnect:
+            return
+        if cp.connection is not None and not cp.closed.is_set():
+            await cp.close()  # not booted on this connection: start again on a new one
+        await asyncio.sleep(plan.reconnect_delay)
+
+
+async def _heartbeats_until_closed(cp: ChargePoint, plan: Plan, deadline: float) -> None:
+    next_heartbeat = time.perf_counter() + random.uniform(0, plan.heartbeat_interval)
+    while True:
+        moment = min(next_heartbeat, deadline)
+        try:
+            await asyncio.wait_for(cp.closed.wait(), max(0.0, moment - time.perf_counter()))
+            return  # the connection ended
+        except asyncio.TimeoutError:
+            pass
+        if time.perf_counter() >= deadline:
+            return
+        await cp.heartbeat()
+        next_heartbeat += plan.heartbeat_interval
+
+
+def _idle_figures(stats: Stats, fleet: list, began: float) -> dict:
+    trips = sorted(stats.heartbeat_trips)
+    return {"booted": stats.booted, "boots": stats.boots, "refused": stats.refused, "pending": stats.pending,
+            "min_boot_count": min((cp.boot_count for cp in fleet), default=0),
+            "heartbeats": len(trips), "heartbeat_p99_ms": round(trips[int(len(trips) * 0.99)] * 1000, 2)
+            if trips else None, "heartbeat_max_ms": round(trips[-1] * 1000, 2) if trips else None,
+            "boot_failures": stats.boot_failures,
+            "call_errors": stats.call_errors, "timeouts": stats.timeouts, "disconnects": stats.disconnects,
+            "connect_failures": stats.connect_failures, "elapsed": round(time.perf_counter() - began, 2)}
+
+
+def _status(plan: Plan, stats: Stats, fleet: list, began: float) -> None:
+    path = plan.status_file
+    with open(path + ".tmp", "w") as out:
+        json.dump(_idle_figures(stats, fleet, began), out)
+    os.replace(path + ".tmp", path)
+
+
+async def _write_status(plan: Plan, stats: Stats, fleet: list, began: float) -> None:
+    all_booted = False
+    while True:
+        if not all_booted and stats.booted == len(fleet):
+            # Heartbeat round trips count from the moment the whole fleet is booted.
+            all_booted = True
+            stats.heartbeat_trips.clear()
+            for cp in fleet:
+                cp.recording = True
+        _status(plan, stats, fleet, began)
+        await asyncio.sleep(1)
 
 
 async def _behave(cp: ChargePoint, plan: Plan, deadline: float, index: int, fleet_size: int) -> None:
@@ -371,13 +521,23 @@ def main(argv=None) -> None:
     load.add_argument("--rate", type=float, help="CALLs per second across the fleet (open loop)")
     load.add_argument("--max-rate", action="store_true", help="each sends its next CALL when answered")
     parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--idle", action="store_true",
+                        help="stay connected (heartbeats only) for --duration, reconnecting with --reconnect")
+    parser.add_argument("--reconnect", action="store_true", help="connect and boot again when a connection ends")
+    parser.add_argument("--first", type=int, default=0, help="number of the first charge point (ids PREFIX-N)")
+    parser.add_argument("--status-file", help="with --idle: write what the fleet sees here every second (JSON)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     options = parser.parse_args(argv)
     plan = Plan(url=options.url.rstrip("/"), charge_points=options.charge_points, duration=options.duration,
                 prefix=options.prefix, connect_rate=options.connect_rate, heartbeat_interval=options.heartbeat_interval,
                 transactions=options.transactions, meter_interval=options.meter_interval, rate=options.rate,
-                max_rate=options.max_rate)
-    summary = run_processes(plan, options.processes)
+                max_rate=options.max_rate, first=options.first, reconnect=options.reconnect,
+                status_file=options.status_file)
+    if options.idle:
+        raise_open_file_limit()
+        summary = asyncio.run(run_idle(plan))
+    else:
+        summary = run_processes(plan, options.processes)
     if options.json:
         print(json.dumps(summary))
         return

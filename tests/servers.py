@@ -3,6 +3,7 @@ ports, each on a database of its own (a SQLite file, or a PostgreSQL database ma
 import asyncio
 import itertools
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -27,10 +28,22 @@ REDIS_REQUIRED = os.environ.get("OCPP_TEST_REQUIRE_REDIS") == "1"
 _redis_databases = itertools.cycle(range(1, 16))
 
 
+# Listening ports come from below the kernel's ephemeral range (32768-60999 on Linux), where the suite's
+# thousands of outgoing connections take their local ports: a port found free there may be taken by a
+# client before the server binds it.
+_LISTENING_PORTS = range(20000, 32000)
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    for _ in range(100):
+        port = random.choice(_LISTENING_PORTS)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {_LISTENING_PORTS}")
 
 
 def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
@@ -138,7 +151,7 @@ def server_environment(database_url: str, **overrides) -> dict:
                    if not key.startswith(("OCPP_", "DB_", "REDIS_", "API_", "BACKUP_"))
                    and key not in ("PORT", "DATABASE_URL", "WEB_CONCURRENCY")}
     environment.update(FLASK_APP="wsgi", DATABASE_URL=database_url, OCPP_HOST="127.0.0.1",
-                       LOG_LEVEL="INFO", PYTHONUNBUFFERED="1")
+                       LOG_LEVEL="INFO", PYTHONUNBUFFERED="1", GEVENT_MONITOR_THREAD_ENABLE="true", GEVENT_MAX_BLOCKING_TIME="0.1", PYTHONWARNINGS="ignore:Unable to monitor memory usage")
     environment.update({key: str(value) for key, value in overrides.items()})
     return environment
 

@@ -19,11 +19,12 @@ from flask.sessions import SecureCookieSessionInterface
 from redis.exceptions import RedisError
 
 from app.console.blueprint import bp
-from app.extensions import db
-from app.extensions import redis_client
+from app.extensions import db, redis_client
+from app.outages import FailureLog, database_unavailable
 from app.services import system_log, users
 
 logger = logging.getLogger(__name__)
+_SESSION_KEY_FAILURES = FailureLog("the console's session key could not be read: the database is unavailable")
 
 OPEN_ENDPOINTS = {"console.sign_in", "console.static"}
 CSRF_FIELD = "csrf_token"
@@ -43,9 +44,11 @@ class ConsoleSessionInterface(SecureCookieSessionInterface):
         if app.secret_key is None and not _sessionless(request):
             try:
                 app.secret_key = app.config["SECRET_KEY"] or users.server_secret("console_session")
-            except Exception:  # the database is down: no session now, the next request tries again
+            except Exception as error:
                 db.session.rollback()
-                logger.warning("the console's session key could not be read from the database", exc_info=True)
+                if not database_unavailable(error):
+                    raise
+                _SESSION_KEY_FAILURES.failed(error)  # no session now; the next request tries again
         return super().open_session(app, request)
 
     def get_cookie_secure(self, app) -> bool:
@@ -54,8 +57,14 @@ class ConsoleSessionInterface(SecureCookieSessionInterface):
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
 
 
+# Paths that are not the console's. (The session opens before the URL is matched to a blueprint.)
+_NOT_CONSOLE = ("/api/", "/healthz", "/readyz", "/metrics")
+
+
 def _sessionless(request) -> bool:
-    return request.path.startswith("/api/") or "HTTP_UPGRADE" in request.environ
+    """Only the console's pages have a session: the API, the charge points' WebSocket and the health
+    probes never read the key (nor fail with the database that keeps it)."""
+    return request.path.startswith(_NOT_CONSOLE) or "HTTP_UPGRADE" in request.environ
 
 
 @bp.before_request

@@ -13,7 +13,7 @@ from ocpp.v16.enums import Action
 from app import metrics
 from app.extensions import db
 from app.outages import FailureLog, database_unavailable
-from app.services import system_log
+from app.services import charge_points, system_log
 from app.spec import protocol, schemas, wire
 from app.spec.protocol import Call
 
@@ -108,7 +108,7 @@ class CallDispatcher:
         result = handler(self.charge_point_id, **wire.snake_case_keys(payload))
         reply = wire.payload(result)
         if call.action == Action.boot_notification:
-            self.accepted = reply.get("status") == "Accepted"
+            self.accepted = charge_points.registration_accepted(result.status)
         try:
             schemas.validate(schemas.response_schema(call.action), reply)
         except OCPPError as violation:

@@ -21,8 +21,6 @@ from app.spec import protocol, schemas
 from app.spec.close_codes import NORMAL_CLOSURE, POLICY_VIOLATION
 from app.spec.failures import CallErrorReceived, CallTimeout, InvalidCallResult, NotConnected
 from app.spec.protocol import Call, CallError, CallResult, FrameRejected
-# websocket.py imports these two from here until issue 13 merges
-from app.spec.close_codes import PROTOCOL_ERROR, TRY_AGAIN_LATER  # noqa: F401
 from app.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
@@ -169,6 +167,11 @@ class ChargePointSession:
         finally:
             self._pending = None
             self._call_slot.release()
+
+    @property
+    def silent_seconds(self) -> float:
+        """Seconds since the charge point last sent a frame or answered a ping."""
+        return transport.seconds_since_received(self._ws)
 
     @property
     def busy(self) -> bool:

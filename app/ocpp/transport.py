@@ -8,6 +8,7 @@ Messages are handled as the loop reads them; while one is handled the next waits
 is what OCPP's one-CALL-at-a-time asks of a charge point anyway.
 """
 import socket
+import time
 
 import gevent
 from gevent.lock import BoundedSemaphore
@@ -57,6 +58,14 @@ class WholeWrites:
     def __init__(self, sock):
         self._sock = sock
         self._lock = BoundedSemaphore()
+        # When the peer last sent anything (a frame, or the pong to our ping): the connection's liveness,
+        # known here without a database write.
+        self.last_received = time.monotonic()
+
+    def recv(self, size: int) -> bytes:
+        data = self._sock.recv(size)
+        self.last_received = time.monotonic()
+        return data
 
     def send(self, data: bytes) -> int:
         with self._lock:
@@ -80,6 +89,11 @@ def server_options(config) -> dict:
 
 def prepare(ws) -> None:
     ws.sock = WholeWrites(ws.sock)
+
+
+def seconds_since_received(ws) -> float:
+    """Seconds since the peer last sent anything (frames and pongs alike)."""
+    return time.monotonic() - ws.sock.last_received
 
 
 def read_messages(ws, handle) -> None:

@@ -13,8 +13,10 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from app.errors import DATABASE_UNAVAILABLE, MESSAGE_BUS_UNAVAILABLE, error_body
 from app.extensions import db, sock
+from app.ocpp.admission import admission
 from app.ocpp.router import CallDispatcher
-from app.ocpp.session import PROTOCOL_ERROR, TRY_AGAIN_LATER, ChargePointSession
+from app.ocpp.session import ChargePointSession
+from app.spec.close_codes import PROTOCOL_ERROR, TRY_AGAIN_LATER
 from app.outages import RETRY_AFTER_SECONDS, Backlog, FailureLog, database_unavailable
 from app.services import charge_points, security, system_log
 from app.services.connections import ShuttingDown, connections
@@ -38,8 +40,17 @@ def accept_or_refuse_handshake():
     commands: by then it must be in the database and, without any wait in between, in the registry.
     """
     charge_point_id = (request.view_args or {}).get("charge_point_id", "")
-    known = None if charge_points.id_problem(charge_point_id) else charge_points.get(charge_point_id)
-    refused = _refuse_id(charge_point_id) or _refuse_beyond_capacity() or _refuse_identity(charge_point_id, known)
+    refused = _refuse_id(charge_point_id) or _refuse_beyond_capacity() or _refuse_when_overloaded(charge_point_id)
+    if refused is None:
+        refused = _identify_and_record(charge_point_id)
+    db.session.remove()
+    return refused
+
+
+def _identify_and_record(charge_point_id: str):
+    with admission().handshake():  # until its writes join the group commit, which counts them from there
+        known = charge_points.known_at_handshake(charge_point_id)
+        refused = _refuse_identity(charge_point_id, known)
     if refused is None:
         g.lenient = charge_points.validation_mode(known) == "lenient" if known \
             else current_app.config["OCPP_VALIDATION"] == "lenient"
@@ -52,7 +63,6 @@ def accept_or_refuse_handshake():
         if not current_app.config["OCPP_WEBSOCKET_COMPRESSION"]:
             # simple-websocket accepts permessage-deflate whenever it is offered; unoffered, it is not used.
             request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
-    db.session.remove()
     return refused
 
 
@@ -87,11 +97,20 @@ def _refuse_id(charge_point_id: str):
 
 def _refuse_beyond_capacity():
     limit = current_app.config["OCPP_MAX_CONNECTIONS"]
-    if len(connections().local_ids()) < limit:
+    if connections().local_count() < limit:
         return None
     system_log.warning("handshake_refused", f"connection refused: this process holds {limit} connections "
                        "(OCPP_MAX_CONNECTIONS)", details={"remoteAddress": request.remote_addr})
     return _refusal(503, "the central system is at capacity; try again later", {"Retry-After": "30"})
+
+
+def _refuse_when_overloaded(charge_point_id: str):
+    gate = admission()
+    if not gate.overloaded() or charge_points.has_open_transaction(charge_point_id):
+        return None
+    retry_after = gate.retry_after()
+    gate.shed(charge_point_id, f"connection refused with 503, Retry-After {retry_after} s")
+    return _refusal(503, "the central system is busy; try again later", {"Retry-After": str(retry_after)})
 
 
 def _refuse_identity(charge_point_id: str, known):

@@ -4,17 +4,20 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from ocpp.v16.enums import RegistrationStatus
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import String, Text, and_, bindparam, func, insert, or_, select, update
 
 from app import events
 from app.database import prepared
 from app.extensions import db
 from app.group_commit import commit_together
-from app.models import ChargePoint, Transaction
-from app.ocpp import datatypes
+from app.models import ChargePoint, SystemLog, Transaction, UTCDateTime
+from app.spec import datatypes
 from app.services import connectors, lookups, security, system_log
 from app.services.connections import connections
 from app.services.errors import Conflict
+
+# The close reason of a connection that stopped answering (at most 123 bytes: it goes in the close frame).
+HEARTBEAT_TIMEOUT = "heartbeat timeout: nothing received, not even a pong; marked offline"
 
 
 def id_problem(charge_point_id: str) -> str | None:
@@ -40,35 +43,35 @@ def get(charge_point_id: str) -> ChargePoint | None:
     return db.session.get(ChargePoint, charge_point_id)
 
 
-def record_connected(charge_point_id: str, at: datetime, remote_address: str | None) -> ChargePoint:
-    """Create the charge point on its first connection; note when this connection began."""
-    db.session.execute(_insert_if_new(), {"id": charge_point_id, "created_at": at, "updated_at": at})
-    db.session.execute(update(ChargePoint).where(ChargePoint.id == charge_point_id)
-                       .values(connected_at=at, last_seen=at, updated_at=at))
-    db.session.commit()
-    system_log.info("connected", f"connected from {remote_address or 'an unknown address'}",
-                    charge_point_id=charge_point_id)
+def record_connected(charge_point_id: str, at: datetime, remote_address: str | None) -> None:
+    """Create the charge point on its first connection; note when this connection began. Committed with
+    other charge points' messages (app/group_commit.py) before the handshake is answered."""
+    commit_together(*connected_operations(charge_point_id, at, remote_address))
     events.publish(events.CONNECTION, charge_point_id=charge_point_id, connected=True)
-    return get(charge_point_id)
+
+
+def connected_operations(charge_point_id: str, at: datetime, remote_address: str | None) -> list:
+    """The writes of a new connection, as (statement, parameters) for the group commit."""
+    return [(_insert_if_new(), {"id": charge_point_id, "created_at": at, "updated_at": at}),
+            (_CONNECTED, {"charge_point_id": charge_point_id, "at": at}),
+            (system_log.INSERT, system_log.entry(system_log.INFO, "connected", "connected from "
+                                                 f"{remote_address or 'an unknown address'}",
+                                                 charge_point_id=charge_point_id, at=at))]
 
 
 def record_disconnected(charge_point_id: str, connected_at: datetime, at: datetime, reason: str) -> None:
-    """Note the end of the connection that began at connected_at.
+    """Note the end of the connection that began at connected_at, and log it.
 
     A newer connection of the same charge point (in this process or another) has changed
-    connected_at, and then this one's end changes nothing.
+    connected_at, and then this one's end changes nothing and is not logged.
     """
-    result = db.session.execute(
-        update(ChargePoint)
-        .where(ChargePoint.id == charge_point_id, ChargePoint.connected_at == connected_at,
-               or_(ChargePoint.disconnected_at.is_(None), ChargePoint.disconnected_at < connected_at))
-        .values(disconnected_at=at, updated_at=at))
-    # Committed before the event is logged: the system log swallows a failed commit (it never raises), and
-    # a disconnection lost that way during an outage would not be retried (app/ocpp/websocket.py).
-    db.session.commit()
-    if result.rowcount:
-        system_log.info("disconnected", f"disconnected: {reason}", charge_point_id=charge_point_id)
-        events.publish(events.CONNECTION, charge_point_id=charge_point_id, connected=False)
+    event, level = ("heartbeat_timeout", system_log.WARNING) if reason == HEARTBEAT_TIMEOUT \
+        else ("disconnected", system_log.INFO)
+    commit_together((_DISCONNECTED, {"charge_point_id": charge_point_id, "began": connected_at, "at": at}),
+                    (_LOG_IF_DISCONNECTED, {"charge_point_id": charge_point_id, "at": at, "level": level,
+                                            "event": event, "message": f"disconnected: {reason}"}))
+    system_log.to_process_log(level, event, f"disconnected: {reason}", charge_point_id)
+    events.publish(events.CONNECTION, charge_point_id=charge_point_id, connected=False)
 
 
 @prepared
@@ -83,29 +86,72 @@ _HEARTBEAT = update(_charge_points).where(_charge_points.c.id == bindparam("char
     .values(last_heartbeat=bindparam("at"), last_seen=bindparam("at"))
 
 
+_CONNECTED = update(_charge_points).where(_charge_points.c.id == bindparam("charge_point_id")) \
+    .values(connected_at=bindparam("at"), last_seen=bindparam("at"), updated_at=bindparam("at"))
+_DISCONNECTED = update(_charge_points).where(
+    _charge_points.c.id == bindparam("charge_point_id"), _charge_points.c.connected_at == bindparam("began"),
+    or_(_charge_points.c.disconnected_at.is_(None), _charge_points.c.disconnected_at < _charge_points.c.connected_at)
+).values(disconnected_at=bindparam("at"), updated_at=bindparam("at"))
+# The disconnection's log row, only where _DISCONNECTED (earlier in the same transaction) changed the row.
+_LOG_IF_DISCONNECTED = insert(SystemLog.__table__).from_select(
+    ["timestamp", "level", "event", "message", "charge_point_id"],
+    select(bindparam("at", type_=UTCDateTime()), bindparam("level", type_=String()), bindparam("event", type_=String()),
+           bindparam("message", type_=Text()), _charge_points.c.id)
+    .where(_charge_points.c.id == bindparam("charge_point_id"), _charge_points.c.disconnected_at == bindparam("at")))
+_BOOTED = update(_charge_points).where(_charge_points.c.id == bindparam("charge_point_id")).values(
+    **{field: bindparam(f"boot_{field}") for field in BootInfo.__dataclass_fields__},
+    registration_status=func.coalesce(_charge_points.c.registration_status, bindparam("first_status")),
+    heartbeat_interval=bindparam("interval"), last_boot_notification=bindparam("at"), last_seen=bindparam("at"),
+    updated_at=bindparam("at"))
+_REGISTRATION = select(_charge_points.c.registration_status).where(_charge_points.c.id == bindparam("charge_point_id"))
+_HANDSHAKE_VIEW = select(_charge_points.c.id, _charge_points.c.registration_status, _charge_points.c.validation_mode,
+                         _charge_points.c.security_profile, _charge_points.c.password_hash) \
+    .where(_charge_points.c.id == bindparam("charge_point_id"))
+
+
+_OPEN_TRANSACTION = select(Transaction.__table__.c.id).where(
+    Transaction.__table__.c.charge_point_id == bindparam("charge_point_id"),
+    Transaction.__table__.c.stop_timestamp.is_(None)).limit(1)
+
+
+def has_open_transaction(charge_point_id: str) -> bool:
+    return db.session.execute(_OPEN_TRANSACTION, {"charge_point_id": charge_point_id}).first() is not None
+
+
+def known_at_handshake(charge_point_id: str):
+    """What the handshake needs to know of a charge point (a plain row with the attributes of a
+    ChargePoint that security and may_send_calls read), or None."""
+    return db.session.execute(_HANDSHAKE_VIEW, {"charge_point_id": charge_point_id}).first()
+
+
 def record_seen(charge_point_id: str, at: datetime) -> None:
     commit_together((_SEEN, {"charge_point_id": charge_point_id, "at": at}))
 
 
-def register_boot(charge_point_id: str, boot: BootInfo, at: datetime) -> ChargePoint:
-    """Store what the charge point says it is, with the server's heartbeat interval.
+@dataclass(frozen=True)
+class Registration:
+    """What BootNotification answers."""
+    status: str
+    heartbeat_interval: int
+
+
+def register_boot(charge_point_id: str, boot: BootInfo, at: datetime) -> Registration:
+    """Store what the charge point says it is, with the server's heartbeat interval; committed with other
+    charge points' messages before it returns.
 
     A charge point keeps the registration status an operator gave it; one booting for the first time
     gets Accepted, or Pending with OCPP_UNKNOWN_CHARGE_POINTS=pending.
     """
-    charge_point = get(charge_point_id)
-    for field, value in vars(boot).items():
-        setattr(charge_point, field, value)
-    if charge_point.registration_status is None:
-        charge_point.registration_status = first_registration_status()
-    charge_point.heartbeat_interval = current_app.config["OCPP_HEARTBEAT_INTERVAL"]
-    charge_point.last_boot_notification = at
-    charge_point.last_seen = at
-    db.session.commit()
-    system_log.info("boot", f"BootNotification from {boot.vendor} {boot.model} "
-                    f"(firmware {boot.firmware_version or 'unknown'}): {charge_point.registration_status}",
-                    charge_point_id=charge_point_id)
-    return charge_point
+    status = db.session.execute(_REGISTRATION, {"charge_point_id": charge_point_id}).scalar() \
+        or first_registration_status()
+    interval = current_app.config["OCPP_HEARTBEAT_INTERVAL"]
+    commit_together(
+        (_BOOTED, {"charge_point_id": charge_point_id, "first_status": first_registration_status(),
+                   "interval": interval, "at": at, **{f"boot_{field}": value for field, value in vars(boot).items()}}),
+        (system_log.INSERT, system_log.entry(system_log.INFO, "boot", f"BootNotification from {boot.vendor} "
+                                             f"{boot.model} (firmware {boot.firmware_version or 'unknown'}): {status}",
+                                             charge_point_id=charge_point_id, at=at)))
+    return Registration(status, interval)
 
 
 def record_heartbeat(charge_point_id: str, at: datetime) -> None:
@@ -122,7 +168,13 @@ def may_send_calls(charge_point: ChargePoint | None) -> bool:
     """Whether the charge point may send CALLs other than BootNotification (it is Accepted, or has not
     booted yet where unknown charge points are accepted)."""
     status = charge_point.registration_status if charge_point is not None else None
-    return (status or first_registration_status()) == RegistrationStatus.accepted
+    return registration_accepted(status or first_registration_status())
+
+
+def registration_accepted(registration_status: str) -> bool:
+    """The one rule: a charge point may send CALLs other than BootNotification once its registration
+    (the status its BootNotification was answered) is Accepted."""
+    return registration_status == RegistrationStatus.accepted
 
 
 def validation_mode(charge_point: ChargePoint) -> str:
@@ -162,23 +214,67 @@ def details(charge_point_id: str) -> dict:
             "connectors": connector_states}
 
 
-def silent(now: datetime, grace: float, default_interval: int) -> list[ChargePoint]:
-    """Charge points recorded as connected but silent for more than grace x their heartbeat interval.
+@dataclass(frozen=True)
+class Silence:
+    """A charge point recorded as connected that has not been heard from for too long."""
+    charge_point_id: str
+    connected_at: datetime
+    silent_seconds: float
+    heartbeat_interval: int | None
 
-    The database drops those heard from within grace x the shortest interval: loading every connected
-    charge point would stall the process for a fifth of a second at 10,000 of them."""
-    recorded_connected = and_(ChargePoint.connected_at.is_not(None),
-                              or_(ChargePoint.disconnected_at.is_(None), ChargePoint.disconnected_at < ChargePoint.connected_at))
-    shortest = db.session.scalar(select(func.min(func.coalesce(ChargePoint.heartbeat_interval, default_interval)))
-                                 .where(recorded_connected))
-    if shortest is None:
+
+def _recorded_connected():
+    return and_(_charge_points.c.connected_at.is_not(None),
+                or_(_charge_points.c.disconnected_at.is_(None),
+                    _charge_points.c.disconnected_at < _charge_points.c.connected_at))
+
+
+def silent_cutoff(now: datetime, grace: float, default_interval: int) -> datetime | None:
+    """Before this moment, a charge point recorded as connected may be silent for too long (grace x the
+    shortest heartbeat interval); None when none is recorded as connected."""
+    shortest = db.session.scalar(select(func.min(func.coalesce(_charge_points.c.heartbeat_interval,
+                                                                default_interval))).where(_recorded_connected()))
+    return None if shortest is None else now - timedelta(seconds=grace * shortest)
+
+
+def silent_batch(now: datetime, cutoff: datetime, grace: float, default_interval: int, after_id: str,
+                 limit: int) -> tuple[list[Silence], str | None]:
+    """The next `limit` candidates after `after_id` (by id) whose last_seen is before `cutoff`, and those
+    of them silent for more than grace x their own heartbeat interval; the id to continue after (None
+    at the end). Plain rows, no ORM objects: a job may walk tens of thousands."""
+    c = _charge_points.c
+    heard = func.coalesce(c.last_seen, c.connected_at)
+    rows = db.session.execute(select(c.id, c.connected_at, heard, c.heartbeat_interval)
+                              .where(_recorded_connected(), heard < cutoff, c.id > after_id)
+                              .order_by(c.id).limit(limit)).all()
+    silences = []
+    for charge_point_id, connected_at, heard_at, interval in rows:
+        seconds = (now - heard_at).total_seconds()
+        if seconds > grace * (interval or default_interval):
+            silences.append(Silence(charge_point_id, connected_at, seconds, interval))
+    return silences, (rows[-1][0] if len(rows) == limit else None)
+
+
+def mark_offline(silences: list[Silence], now: datetime, not_heard_since: datetime | None = None,
+                 describe=None) -> list[str]:
+    """Record the connections of the silent charge points as ended, in one UPDATE, with a WARNING each in
+    one INSERT, and commit; the ids marked.
+
+    Only rows still recorded as the same connection change (a charge point that reconnected meanwhile
+    has a newer connected_at), and, with not_heard_since, only those not heard from since then."""
+    if not silences:
         return []
-    cutoff = now - timedelta(seconds=grace * shortest)
-    candidates = db.session.scalars(select(ChargePoint).where(recorded_connected, or_(
-        ChargePoint.last_seen < cutoff, and_(ChargePoint.last_seen.is_(None), ChargePoint.connected_at < cutoff))))
-    return [charge_point for charge_point in candidates
-            if (now - (charge_point.last_seen or charge_point.connected_at)).total_seconds()
-            > grace * (charge_point.heartbeat_interval or default_interval)]
+    c = _charge_points.c
+    condition = and_(c.id.in_([silence.charge_point_id for silence in silences]), _recorded_connected())
+    if not_heard_since is not None:
+        condition = and_(condition, func.coalesce(c.last_seen, c.connected_at) < not_heard_since)
+    marked = set(db.session.scalars(update(_charge_points).where(condition)
+                                    .values(disconnected_at=now, updated_at=now).returning(c.id)))
+    system_log.store_many([system_log.entry(system_log.WARNING, "heartbeat_timeout", describe(silence),
+                                            charge_point_id=silence.charge_point_id, at=now)
+                           for silence in silences if silence.charge_point_id in marked])
+    db.session.commit()
+    return [silence.charge_point_id for silence in silences if silence.charge_point_id in marked]
 
 
 def register(charge_point_id: str, registration_status: str, security_profile: int | None = None,

@@ -87,15 +87,30 @@ class Connections:
             raise NotConnected(charge_point_id)
         return session.call(action, payload, timeout)
 
-    def close_local(self, charge_point_id: str, reason: str, token: str | None = None) -> bool:
+    def close_local(self, charge_point_id: str, reason: str, token: str | None = None,
+                    silent_for: float | None = None) -> bool:
+        """Close the charge point's connection in this process (only that one with `token`; only if it
+        sent nothing, not even a pong, for `silent_for` seconds); whether it was closed."""
         session = self._sessions.get(charge_point_id)
         if session is None or (token is not None and session.token != token):
+            return False
+        if silent_for is not None and session.silent_seconds < silent_for:
             return False
         session.close(reason=reason)
         return True
 
     def local_ids(self) -> set[str]:
         return set(self._sessions)
+
+    def local_count(self) -> int:
+        return len(self._sessions)
+
+    def local_sessions(self) -> list[ChargePointSession]:
+        return list(self._sessions.values())
+
+    def holds(self, charge_point_id: str) -> bool:
+        """Whether this process holds the charge point's connection."""
+        return charge_point_id in self._sessions
 
     # --- every process ---
 
@@ -150,18 +165,22 @@ class Connections:
         except CommandFailed as failure:
             return failure
 
-    def disconnect(self, charge_point_id: str, reason: str) -> bool:
-        """Close the charge point's connection wherever it is held; False when it is not connected."""
-        if self.close_local(charge_point_id, reason):
+    def disconnect(self, charge_point_id: str, reason: str, silent_for: float | None = None) -> bool:
+        """Close the charge point's connection wherever it is held (with silent_for: only if the process
+        holding it heard nothing from it for that long); False when it is not connected here and no
+        other process holds it."""
+        if self.close_local(charge_point_id, reason, silent_for=silent_for) or charge_point_id in self._sessions:
             return True
-        return self.relay is not None and self.relay.close(charge_point_id, reason)
+        return self.relay is not None and self.relay.close(charge_point_id, reason, silent_for)
 
     def close_all(self, code: int, reason: str) -> None:
         """Close every connection, and from now on each new one as it comes (the process is going away:
         its listening socket may still hand it a connection for a moment)."""
         self._closing = (code, reason)
-        for session in list(self._sessions.values()):
+        for count, session in enumerate(list(self._sessions.values()), start=1):
             session.close(code, reason)
+            if count % 200 == 0:
+                gevent.sleep(0)  # 19,000 close frames in a row would hold the hub for seconds
 
     def busy(self) -> bool:
         """Whether a CALL to a charge point of this process awaits its answer."""

@@ -216,12 +216,14 @@ class RedisRelay:
         return [result if result is not None else CallTimeout(calls[index][0], calls[index][1], timeout)
                 for index, result in enumerate(results)]
 
-    def close(self, charge_point_id: str, reason: str) -> bool:
-        """Ask the process holding the charge point to close its connection; False when none holds it."""
+    def close(self, charge_point_id: str, reason: str, silent_for: float | None = None) -> bool:
+        """Ask the process holding the charge point to close its connection (with silent_for, only if it
+        heard nothing from it for that long); False when none holds it."""
         node = self.holders([charge_point_id]).get(charge_point_id)
         if node is None:
             return False
-        self._push(node, {"kind": "close", "chargePointId": charge_point_id, "reason": reason})
+        self._push(node, {"kind": "close", "chargePointId": charge_point_id, "reason": reason,
+                          "silentFor": silent_for})
         return True
 
     # --- serving (a process that holds WebSockets) ---
@@ -271,7 +273,7 @@ class RedisRelay:
     def _carry_out(self, connections, request: dict) -> None:
         charge_point_id = request["chargePointId"]
         if request["kind"] == "close":
-            connections.close_local(charge_point_id, request["reason"], request.get("token"))
+            connections.close_local(charge_point_id, request["reason"], request.get("token"), request.get("silentFor"))
             return
         try:
             reply = {"id": request["id"], "ok": connections.call_local(

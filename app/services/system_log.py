@@ -4,10 +4,15 @@ Recording an event never raises: when the database itself is what failed, the ev
 process log.
 """
 import logging
+from datetime import datetime
+
+from sqlalchemy import JSON, bindparam, insert
 
 from app import events
 from app.extensions import db
+from app.group_commit import commit_together
 from app.models import SystemLog
+from app.timeutil import utcnow
 
 INFO, WARNING, ERROR = "INFO", "WARNING", "ERROR"
 LEVELS = (INFO, WARNING, ERROR)
@@ -18,17 +23,40 @@ logger = logging.getLogger("app.events")
 
 def record(level: str, event: str, message: str, charge_point_id: str | None = None,
            details: dict | None = None) -> None:
-    """Store one event and commit (together with whatever the session holds)."""
-    prefix = f"{charge_point_id}: " if charge_point_id else ""
-    logger.log(getattr(logging, level), "%s%s: %s", prefix, event, message)
+    """Store one event, after committing what the session holds; its own commit joins other messages'
+    in the group commit."""
     try:
-        db.session.add(SystemLog(level=level, event=event, message=truncate(message),
-                                 charge_point_id=charge_point_id, details=details))
-        db.session.commit()
+        commit_together((INSERT, entry(level, event, message, charge_point_id, details)))
     except Exception:
         db.session.rollback()
         logger.exception("could not store the event above in the system log")
+
+
+# A Core INSERT built once: events written with other statements (the group commit, a job's batch)
+# need no ORM object and no flush. details=None is stored as SQL NULL, as the ORM stores it.
+INSERT = insert(SystemLog.__table__).values(details=bindparam("details_json", type_=JSON(none_as_null=True)))
+
+
+def entry(level: str, event: str, message: str, charge_point_id: str | None = None, details: dict | None = None,
+          at: datetime | None = None) -> dict:
+    """One event as INSERT's parameters, written to the process log now; the caller stores it (with
+    store_many, or as (INSERT, entry) in app.group_commit.commit_together)."""
+    to_process_log(level, event, message, charge_point_id)
+    return {"timestamp": at or utcnow(), "level": level, "event": event, "message": truncate(message),
+            "charge_point_id": charge_point_id, "details_json": details}
+
+
+def to_process_log(level: str, event: str, message: str, charge_point_id: str | None = None) -> None:
+    """The event in the process log, and to the console's open pages (their live tail)."""
+    prefix = f"{charge_point_id}: " if charge_point_id else ""
+    logger.log(getattr(logging, level), "%s%s: %s", prefix, event, message)
     events.publish(events.LOG, level=level, event=event, message=truncate(message), charge_point_id=charge_point_id)
+
+
+def store_many(entries: list[dict]) -> None:
+    """Add the entries to the session's transaction in one statement; the caller commits."""
+    if entries:
+        db.session.execute(INSERT, entries)
 
 
 def info(event: str, message: str, **context) -> None:

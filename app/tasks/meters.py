@@ -3,7 +3,7 @@ from flask import current_app
 from ocpp.v16 import call
 from ocpp.v16.enums import MessageTrigger, TriggerMessageStatus
 
-from app.ocpp.failures import CommandFailed
+from app.spec.failures import CommandFailed
 from app.services import charging, commands
 from app.services.connections import connections
 from app.tasks import job

@@ -5,7 +5,8 @@ from flask import current_app
 
 from app.services import charging, system_log
 from app.tasks import job
-from app.timeutil import parse_timestamp, utcnow
+from app.spec.datatypes import parse_timestamp
+from app.timeutil import utcnow
 
 CLOSE_REASON = "OfflineTimeout"
 

@@ -21,7 +21,7 @@ async def test_every_frame_it_sends_or_answers_follows_the_schemas():
 
     async def record(action, payload):
         sent.append((action, payload))
-        return {"transactionId": 7}
+        return {"status": "Accepted", "interval": 60, "transactionId": 7}
     charge_point.call = record
     await charge_point.boot()
     await charge_point.start_transaction()
@@ -65,3 +65,40 @@ async def test_a_small_fleet_against_a_real_server(server):
                      prefix=f"{prefix}-%") == 5
     assert db.scalar("SELECT count(*) FROM meter_values m JOIN transactions t ON t.id = m.transaction_id "
                      "WHERE t.charge_point_id LIKE :prefix", prefix=f"{prefix}-%") >= 5 * 4 * 3
+
+
+async def test_an_idle_fleet_counts_booted_charge_points_and_boots_again_after_a_reconnection(server, tmp_path):
+    prefix = new_id("IDL")
+    status_file = tmp_path / "status.json"
+    plan = fleet.Plan(url=server.ws_url, charge_points=4, duration=4, prefix=prefix, heartbeat_interval=1,
+                      reconnect=True, status_file=str(status_file))
+
+    async def close_one_of_them():
+        await asyncio.sleep(2)
+        async with httpx.AsyncClient(base_url=server.api_url) as api:
+            # Deleting the charge point closes its connection from the server side; it comes back.
+            return await api.delete(f"/api/charge-points/{prefix}-1")
+
+    summary, closed = await asyncio.gather(fleet.run_idle(plan), close_one_of_them())
+    assert closed.status_code in (200, 204), closed.text
+    assert summary["booted"] == 4 and summary["boots"] == 5 and summary["min_boot_count"] == 1
+    assert summary["heartbeats"] > 0 and summary["timeouts"] == 0 and summary["call_errors"] == 0
+    assert json.loads(status_file.read_text())["boots"] == 5
+
+
+def test_a_server_log_with_a_blocked_hub_or_a_worker_restart_fails_the_benchmark(tmp_path):
+    import subprocess
+    import benchmark
+    log = tmp_path / "server.log"
+    process = subprocess.Popen(["sleep", "30"])
+    try:
+        target = benchmark.Target("ours", "ws://127.0.0.1:1", process, process.pid, log_path=log)
+        log.write_text("INFO all well\n")
+        assert target.problems() == [f"the worker {process.pid} was replaced (a worker restart)"]
+        target.measured_pid = -1
+        log.write_text("Tue Nov 26 : Greenlet <Greenlet at 0x1> appears to be blocked\n[CRITICAL] WORKER TIMEOUT (pid:7)\n")
+        problems = target.problems()
+        assert any("monitor thread reported the hub blocked 1 times" in problem for problem in problems)
+        assert any("WORKER TIMEOUT" in problem for problem in problems)
+    finally:
+        process.kill()

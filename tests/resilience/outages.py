@@ -50,17 +50,28 @@ class OwnPostgres:
         os.chmod(self.directory, 0o755)
         if os.geteuid() == 0:
             shutil.chown(self.directory, "postgres", "postgres")
-        self.port = free_port()
         self.data = self.directory / "data"
         subprocess.run(_as_postgres([f"{PG_BIN}/initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
                                      "--no-sync", "-E", "UTF8"]), check=True, capture_output=True, timeout=120)
-        self.start()
+        self._start_on_a_free_port()
         self.url = f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/ocpp"
         engine = create_engine(f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/postgres",
                                isolation_level="AUTOCOMMIT")
         with engine.connect() as connection:
             connection.execute(text("CREATE DATABASE ocpp"))
         engine.dispose()
+
+    def _start_on_a_free_port(self, tries: int = 5) -> None:
+        # A port free when chosen may be taken before the server binds it (other servers of the suite
+        # start on free ports too): then another one.
+        for attempt in range(tries):
+            self.port = free_port()
+            try:
+                self.start()
+                return
+            except subprocess.CalledProcessError:
+                if attempt == tries - 1 or "Address already in use" not in (self.directory / "log").read_text():
+                    raise
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off " \

@@ -2,6 +2,7 @@
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action, RegistrationStatus
 
+from app.ocpp.admission import admission
 from app.ocpp.router import router
 from app.services import charge_points
 from app.services.charge_points import BootInfo
@@ -15,13 +16,20 @@ def on_boot_notification(charge_point_id, charge_point_vendor, charge_point_mode
                          firmware_version=None, iccid=None, imsi=None, meter_type=None,
                          meter_serial_number=None, **_):
     now = utcnow()
+    gate = admission()
+    if gate.overloaded() and not charge_points.has_open_transaction(charge_point_id):
+        # Nothing stored: the charge point boots again after `interval`, when there may be room.
+        interval = gate.retry_after()
+        gate.shed(charge_point_id, f"BootNotification answered Pending, interval {interval} s")
+        return call_result.BootNotification(current_time=isoformat(now), interval=interval,
+                                            status=RegistrationStatus.pending)
     boot = BootInfo(vendor=charge_point_vendor, model=charge_point_model,
                     serial_number=charge_point_serial_number,
                     charge_box_serial_number=charge_box_serial_number, firmware_version=firmware_version,
                     iccid=iccid, imsi=imsi, meter_type=meter_type, meter_serial_number=meter_serial_number)
-    charge_point = charge_points.register_boot(charge_point_id, boot, now)
-    return call_result.BootNotification(current_time=isoformat(now), interval=charge_point.heartbeat_interval,
-                                        status=RegistrationStatus(charge_point.registration_status))
+    registration = charge_points.register_boot(charge_point_id, boot, now)
+    return call_result.BootNotification(current_time=isoformat(now), interval=registration.heartbeat_interval,
+                                        status=RegistrationStatus(registration.status))
 
 
 @router.on(Action.heartbeat)
