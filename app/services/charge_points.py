@@ -105,7 +105,8 @@ _BOOTED = update(_charge_points).where(_charge_points.c.id == bindparam("charge_
     updated_at=bindparam("at"))
 _REGISTRATION = select(_charge_points.c.registration_status).where(_charge_points.c.id == bindparam("charge_point_id"))
 _HANDSHAKE_VIEW = select(_charge_points.c.id, _charge_points.c.registration_status, _charge_points.c.validation_mode,
-                         _charge_points.c.security_profile, _charge_points.c.password_hash) \
+                         _charge_points.c.security_profile, _charge_points.c.password_hash,
+                         _charge_points.c.previous_password_hash) \
     .where(_charge_points.c.id == bindparam("charge_point_id"))
 
 

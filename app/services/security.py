@@ -81,7 +81,6 @@ def _discard_previous_password(charge_point: ChargePoint) -> None:
     db.session.execute(update(ChargePoint).where(ChargePoint.id == charge_point.id,
                                                  ChargePoint.password_hash == charge_point.password_hash)
                        .values(previous_password_hash=None))
-    charge_point.previous_password_hash = None
     system_log.info("charge_point_password", "authenticated with the new password: the previous one is discarded",
                     charge_point_id=charge_point.id)  # commits both
 
