@@ -59,19 +59,10 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -
     raise RuntimeError(f"server did not listen on {port} within {timeout} s")
 
 
-class ScratchDatabase:
-    """A database for one server: created empty, dropped afterwards."""
+class DatabaseReader:
+    """What the tests ask of a server's database: a value, rows, a statement of their own."""
 
-    def __init__(self, kind: str, directory: Path):
-        self.kind = kind
-        if kind == "sqlite":
-            self.url = f"sqlite:///{directory / f'ocpp-{uuid.uuid4().hex[:8]}.db'}"
-        else:
-            self.name = f"ocpp_test_{uuid.uuid4().hex[:12]}"
-            with _postgres_admin() as admin:
-                admin.execute(text(f'CREATE DATABASE "{self.name}"'))
-            self.url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{self.name}"
-        self.engine: Engine = create_engine(self.url)
+    engine: Engine
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -87,6 +78,21 @@ class ScratchDatabase:
     def execute(self, sql: str, **params) -> None:
         with self.engine.begin() as connection:
             connection.execute(text(sql), params)
+
+
+class ScratchDatabase(DatabaseReader):
+    """A database for one server: created empty, dropped afterwards."""
+
+    def __init__(self, kind: str, directory: Path):
+        self.kind = kind
+        if kind == "sqlite":
+            self.url = f"sqlite:///{directory / f'ocpp-{uuid.uuid4().hex[:8]}.db'}"
+        else:
+            self.name = f"ocpp_test_{uuid.uuid4().hex[:12]}"
+            with _postgres_admin() as admin:
+                admin.execute(text(f'CREATE DATABASE "{self.name}"'))
+            self.url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{self.name}"
+        self.engine: Engine = create_engine(self.url)
 
     def drop(self) -> None:
         self.engine.dispose()

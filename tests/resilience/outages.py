@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import create_engine, text
 
 from tests.charge_points import SimulatedChargePoint, new_id, timestamp
-from tests.servers import free_port
+from tests.servers import DatabaseReader, free_port
 
 PG_BIN = sorted(glob("/usr/lib/postgresql/*/bin"))[-1] if glob("/usr/lib/postgresql/*/bin") else None
 
@@ -94,20 +94,12 @@ class OwnPostgres:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-class Database:
-    """The server's database as the tests read it (the interface of tests.servers.ScratchDatabase)."""
+class Database(DatabaseReader):
+    """The database of a server of the test's own (pre-pinged: that server is stopped and started)."""
 
     def __init__(self, url: str):
         self.url = url
         self.engine = create_engine(url, pool_pre_ping=True)
-
-    def scalar(self, sql: str, **params):
-        with self.engine.connect() as connection:
-            return connection.execute(text(sql), params).scalar()
-
-    def rows(self, sql: str, **params) -> list:
-        with self.engine.connect() as connection:
-            return list(connection.execute(text(sql), params).mappings())
 
     def drop(self) -> None:
         self.engine.dispose()
