@@ -80,6 +80,13 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used: a figure that another load on the machine
+    changes little, unlike the seconds a phase took."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -366,6 +373,7 @@ def storm(backend: str, count: int, options, workdir: Path) -> dict:
             restarted = time.monotonic()  # the new server listens
             idle.wait(lambda status: status["booted"] >= count and status["min_boot_count"] >= round_, 300,
                       f"every charge point booted again after {kill}", target)
+            cpu = cpu_seconds(target.measured_pid)  # (its start-up included: a second or so)
             stored = int(database_scalar(target.database_url, "SELECT count(DISTINCT charge_point_id) FROM "
                                          f"connector_status_changes WHERE received_at >= '{since}'"))
             seconds = time.monotonic() - restarted
@@ -375,6 +383,7 @@ def storm(backend: str, count: int, options, workdir: Path) -> dict:
                                           "SELECT count(*) FROM system_logs WHERE event = 'heartbeat_timeout'"))
             status = idle.status()
             figures[kill] = {"seconds": round(seconds, 1), "per_second": round(count / seconds),
+                             "cpu_ms_per_boot": round(cpu * 1000 / count, 2),
                              "stopped_in": round(stopped_in, 1), "refused_503": status["refused"],
                              "pending": status["pending"], "marked_offline": offline}
             print(f"storm {backend} {count} {kill}: {figures[kill]}", flush=True)
@@ -473,7 +482,8 @@ def report(results: dict, options) -> str:
 def storm_report(storms: dict, baseline: dict | None) -> str:
     lines = ["| Storm (all reconnect at once) | Charge points | After SIGTERM | After SIGKILL |", "|---|---|---|---|"]
     for (backend, count), figures in storms.items():
-        cells = [f"{figures[kill]['seconds']} s ({figures[kill]['per_second']}/s; {figures[kill]['refused_503']} "
+        cells = [f"{figures[kill]['seconds']} s ({figures[kill]['per_second']}/s, "
+                 f"{figures[kill]['cpu_ms_per_boot']} ms CPU each; {figures[kill]['refused_503']} "
                  f"503s, {figures[kill]['pending']} Pending, {figures[kill]['marked_offline']} marked offline)"
                  for kill in ("SIGTERM", "SIGKILL")]
         lines.append(f"| ours ({backend}) | {count} | " + " | ".join(cells) + " |")
