@@ -1,9 +1,9 @@
 """Liveness and readiness, for load balancers and orchestrators; outside /api and without a key.
 
 Both answer within a second whatever the charge points do: liveness asks nothing, and readiness waits
-at most half a second for its write (app/database.py, CommitProbe) and, side by side, for Redis; the
-rest of the second is for the work queued in the process ahead of the request (a reconnect storm's
-handshakes take turns for that: app/ocpp/admission.py).
+at most a quarter of a second for its write (app/database.py, CommitProbe) and, side by side, half a
+second for Redis; the rest is for the work queued in the process ahead of the request (a reconnect
+storm's handshakes take turns to keep that short: app/ocpp/admission.py).
 """
 import gevent
 from flask import Blueprint, current_app
