@@ -167,7 +167,7 @@ class CommitProbe:
     """
     PROBE = text("UPDATE alembic_version SET version_num = version_num")
 
-    def __init__(self, app: Flask, wait: float = 0.8, recent: float = 10.0):
+    def __init__(self, app: Flask, wait: float = 0.25, recent: float = 10.0):
         self.app = app
         self.wait = wait
         self.recent = recent

@@ -40,8 +40,11 @@ def accept_or_refuse_handshake():
     Once the charge point has the handshake's answer it may send frames, and its operator may send it
     commands: by then it must be in the database and, without any wait in between, in the registry.
     A refusal is a werkzeug HTTP exception, answered in the API's error shape by the app's one handler.
+    It runs in its turn (admission.py), which ends once it is registered or refused.
     """
     charge_point_id = (request.view_args or {}).get("charge_point_id", "")
+    admission().take_turn()
+    g.turn = True
     try:
         _refuse_id(charge_point_id)
         _refuse_beyond_capacity()
@@ -64,9 +67,8 @@ def _refuse_while_database_unavailable(error: exc.SQLAlchemyError):
 
 
 def _identify_and_record(charge_point_id: str) -> None:
-    with admission().handshake():  # until its writes join the group commit, which counts them from there
-        known = charge_points.known_at_handshake(charge_point_id)
-        _refuse_identity(charge_point_id, known)
+    known = charge_points.known_at_handshake(charge_point_id)
+    _refuse_identity(charge_point_id, known)
     g.lenient = charge_points.validation_mode(known) == "lenient" if known \
         else current_app.config["OCPP_VALIDATION"] == "lenient"
     g.accepted = charge_points.may_send_calls(known)
@@ -161,6 +163,8 @@ def serve_charge_point(ws, charge_point_id: str) -> None:
         g.end_reason = MESSAGE_BUS_UNAVAILABLE
         session.close(TRY_AGAIN_LATER, "message bus unavailable; try again later")
         return
+    finally:
+        _end_turn()
     g.served = True
     try:
         session.serve()
@@ -170,8 +174,14 @@ def serve_charge_point(ws, charge_point_id: str) -> None:
         db.session.remove()
 
 
+def _end_turn() -> None:
+    if g.pop("turn", False):
+        admission().end_turn()
+
+
 @bp.teardown_request
 def record_failed_handshake(_error):
+    _end_turn()
     # Recorded as connected, but the WebSocket never came up (the handshake failed): record its end.
     if "connected_at" in g and not g.get("served"):
         db.session.rollback()  # whatever the failed request left is void
