@@ -3,9 +3,12 @@ every charge point it has already accepted.
 
 The backlog is what this process has taken on and not answered yet: handshakes in progress, and
 messages waiting for their commit (app/group_commit.py). Past OCPP_ADMISSION_BACKLOG, a new handshake
-gets 503 with a Retry-After, and a BootNotification gets Pending with its interval; both drawn at random
-between OCPP_ADMISSION_RETRY and twice that, so that the refused do not all come back at the same
-moment. A charge point with a transaction running is never kept out: its driver is waiting.
+gets 503 with a Retry-After. A BootNotification gets Pending with its interval when the messages waiting
+for their commit alone are past it: a charge point that boots is already connected, and its boot costs
+less now than the one it would send again later, so a queue of handshakes is no reason to put it off.
+Both waits are drawn at random between OCPP_ADMISSION_RETRY and twice that, so that the refused do not
+all come back at the same moment. A charge point with a transaction running is never kept out: its
+driver is waiting.
 
 Handshakes take turns: at most HANDSHAKE_TURNS run at once, from the request read until the connection
 is registered (its commit included); the others wait for a turn without using the CPU. One gevent hub
@@ -39,7 +42,12 @@ class Admission:
         return self.handshakes + self._group_commit.pending
 
     def overloaded(self) -> bool:
+        """Beyond what it can serve: a new connection is refused."""
         return self.backlog > self.threshold
+
+    def writes_behind(self) -> bool:
+        """More messages wait for their commit than the threshold: a BootNotification is put off."""
+        return self._group_commit.pending > self.threshold
 
     def take_turn(self) -> None:
         """Wait for a turn (see above); the handshake counts in the backlog from now until end_turn()."""

@@ -17,7 +17,7 @@ def on_boot_notification(charge_point_id, charge_point_vendor, charge_point_mode
                          meter_serial_number=None, **_):
     now = utcnow()
     gate = admission()
-    if gate.overloaded() and not charge_points.has_open_transaction(charge_point_id):
+    if gate.writes_behind() and not charge_points.has_open_transaction(charge_point_id):
         # Nothing stored: the charge point boots again after `interval`, when there may be room.
         interval = gate.retry_after()
         gate.shed(charge_point_id, f"BootNotification answered Pending, interval {interval} s")
