@@ -43,12 +43,13 @@ def accept_or_refuse_handshake():
     It runs in its turn (admission.py), which ends once it is registered or refused.
     """
     charge_point_id = (request.view_args or {}).get("charge_point_id", "")
-    admission().take_turn()
-    g.turn = True
     try:
+        # Refused before waiting for a turn: a refusal must stay cheap when most of a storm is refused.
         _refuse_id(charge_point_id)
         _refuse_beyond_capacity()
         _refuse_when_overloaded(charge_point_id)
+        admission().take_turn()
+        g.turn = True
         _identify_and_record(charge_point_id)
     except (exc.DBAPIError, exc.TimeoutError) as error:
         _refuse_while_database_unavailable(error)
