@@ -210,8 +210,9 @@ SETTINGS = (
             "Key that signs the console's session cookies; without it, one made once and kept in the database"),
     Setting("OCPP_ADMISSION_BACKLOG", integer(0), "5000",
             "Handshakes in progress plus messages waiting for their commit beyond which a new connection gets "
-            "503 with Retry-After and a BootNotification gets Pending (never a charge point with a running transaction)"),
-    Setting("OCPP_ADMISSION_RETRY", integer(1, 3600), "15",
+            "503 with Retry-After; messages waiting for their commit beyond which a BootNotification gets Pending "
+            "(never a charge point with a running transaction)"),
+    Setting("OCPP_ADMISSION_RETRY", integer(1, 3600), "10",
             "Seconds (drawn between this and twice this) a charge point shed by admission control waits to retry"),
     Setting("API_MAX_BODY", integer(1024), "1048576", "Largest API request body in bytes"),
     Setting("DB_SQLITE_SYNCHRONOUS", choice("NORMAL", "FULL"), "NORMAL",
