@@ -39,8 +39,8 @@ Operation = tuple[object, dict]  # (a prepared statement, its parameters)
 
 # During an outage every batch fails; its messages are still tried one at a time (a batch may have
 # failed on a connection the pool had kept from before a restart, and then they succeed).
-_unavailable = FailureLog("group commit: batches failed, the database is unavailable (their messages are "
-                          "tried one at a time)")
+_unavailable = FailureLog("group commit: batches failed, the database is unavailable; their messages are "
+                          "tried one at a time")
 
 
 class GroupCommit:
