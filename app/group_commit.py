@@ -132,11 +132,12 @@ _RENDER_INTO = "group_commit_render_into"  # an execution option: the list that 
 
 
 def _in_one_round_trip(by_statement: dict[object, list[dict]]) -> None:
-    """SQLAlchemy prepares each statement as for executemany (bind processing, insertmanyvalues'
-    multi-row INSERTs), psycopg2 interpolates the parameters client-side (mogrify, as its own
-    execute_batch does), and the statements go as one query string in autocommit: PostgreSQL runs a
-    query string of several statements as one transaction, all or nothing. The query is sent through
-    SQLAlchemy, so that its failures are SQLAlchemy's exceptions, as everywhere else (app/outages.py)."""
+    """SQLAlchemy prepares each statement as for executemany (bind processing; a plain INSERT's rows in
+    one multi-row VALUES, an upsert's one statement per row), psycopg2 interpolates the parameters
+    client-side (mogrify, as its own execute_batch does), and the statements go as one query string in
+    autocommit: PostgreSQL runs a query string of several statements as one transaction, all or nothing.
+    The query is sent through SQLAlchemy, so that its failures are SQLAlchemy's exceptions, as
+    everywhere else (app/outages.py)."""
     rendered: list[str] = []
     with db.engine.connect() as connection:
         for statement, parameter_sets in by_statement.items():
