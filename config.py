@@ -304,8 +304,9 @@ class Config:
         # A fixed pool: under gevent a burst of charge points waits its turn for a connection instead of
         # opening overflow connections that are closed again at once. No pre-ping (a round trip more per
         # message): a connection found dead invalidates the pool, and the message gets InternalError.
-        # executemany of an UPDATE in pages (psycopg2's execute_batch), not a round trip per row: the
-        # group commit (app/group_commit.py) updates many charge points at once.
+        # executemany of an UPDATE in pages (psycopg2's execute_batch), not a round trip per row: the jobs
+        # update many charge points at once. (The group commit, app/group_commit.py, sends each of its
+        # batches as one query string of its own.)
         # Timeouts and TCP keepalive, so that a server that hangs or a network that drops packets fails
         # the statements waiting on it instead of holding them (app/database.py bounds the server's waits
         # and sets statement_timeout there: a migration may take longer).

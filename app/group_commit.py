@@ -10,16 +10,25 @@ hundreds of messages instead of one.
 The statements must be idempotent and independent of their order within a statement (upserts,
 INSERT ... ON CONFLICT, last-write-wins updates of one row per charge point): a failed batch is
 retried one message at a time, so that one bad message fails alone.
+
+On PostgreSQL a batch is one round trip: its statements, their parameters interpolated by psycopg2,
+go as one query string, which PostgreSQL runs as one transaction (no BEGIN, no exchange per statement,
+no COMMIT). On SQLite there are no round trips to save; its rows go in slices instead.
 """
 import logging
+import weakref
+from contextlib import contextmanager
 
 import gevent
 from flask import Flask, current_app
 from gevent import monkey
 from gevent.event import AsyncResult
 from gevent.queue import Queue
+from psycopg2 import extensions as psycopg2_extensions
+from sqlalchemy import Insert, event
 
 from app.extensions import db
+from app.outages import FailureLog, database_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +36,11 @@ MAX_BATCH = 500
 SQLITE_SLICE = 100  # rows of one statement executed between yields to the hub, on SQLite
 
 Operation = tuple[object, dict]  # (a prepared statement, its parameters)
+
+# During an outage every batch fails; its messages are still tried one at a time (a batch may have
+# failed on a connection the pool had kept from before a restart, and then they succeed).
+_unavailable = FailureLog("group commit: batches failed, the database is unavailable; their messages are "
+                          "tried one at a time")
 
 
 class GroupCommit:
@@ -63,42 +77,125 @@ class GroupCommit:
 
     def _commit(self, batch: list) -> None:
         try:
-            self._execute([operations for operations, _ in batch])
+            execute([operations for operations, _ in batch])
         except Exception as error:
             db.session.rollback()
             if len(batch) == 1:
                 batch[0][1].set_exception(error)
             else:
-                logger.warning("a batch of %d messages failed (%r); writing them one by one", len(batch), error)
+                _note_failed_batch(len(batch), error)
                 for unit in batch:
                     self._commit([unit])
             return
         finally:
             db.session.remove()
+        _unavailable.succeeded()
         for _, committed in batch:
             committed.set()
 
-    @staticmethod
-    def _execute(units: list[list[Operation]]) -> None:
-        by_statement: dict[object, list[dict]] = {}
-        for operations in units:
-            for statement, parameters in operations:
-                by_statement.setdefault(statement, []).append(parameters)
-        # SQLite works in this thread without letting the hub run: its rows go in slices, with a yield
-        # between them, so that no stretch of a big batch holds the process (PostgreSQL's driver yields
-        # while it waits for the server).
-        sqlite = db.engine.dialect.name == "sqlite"
+
+def _note_failed_batch(size: int, error: Exception) -> None:
+    if database_unavailable(error):
+        _unavailable.failed(error)
+    else:
+        logger.warning("a batch of %d messages failed (%r); writing them one by one", size, error)
+
+
+def execute(units: list[list[Operation]]) -> None:
+    """Run each statement once for all the units' parameters, and commit; raises what the database raised."""
+    by_statement: dict[object, list[dict]] = {}
+    for operations in units:
+        for statement, parameters in operations:
+            by_statement.setdefault(statement, []).append(parameters)
+    if not by_statement:
+        return
+    if db.engine.dialect.name == "postgresql":
+        _in_one_round_trip(by_statement)
+    else:
+        _in_slices(by_statement)
+
+
+def _in_slices(by_statement: dict[object, list[dict]]) -> None:
+    # SQLite works in this thread without letting the hub run: its rows go in slices, with a yield
+    # between them, so that no stretch of a big batch holds the process.
+    for statement, parameter_sets in by_statement.items():
+        for start in range(0, len(parameter_sets), SQLITE_SLICE):
+            if start and monkey.is_module_patched("socket"):
+                gevent.sleep(0)
+            db.session.execute(statement, parameter_sets[start:start + SQLITE_SLICE])
+    db.session.commit()
+
+
+# --- PostgreSQL: a batch in one round trip ---
+
+_RENDER_INTO = "group_commit_render_into"  # an execution option: the list that takes the rendered SQL
+
+
+def _in_one_round_trip(by_statement: dict[object, list[dict]]) -> None:
+    """SQLAlchemy prepares each statement as for executemany (bind processing; a plain INSERT's rows in
+    one multi-row VALUES, an upsert's one statement per row), psycopg2 interpolates the parameters
+    client-side (mogrify, as its own execute_batch does), and the statements go as one query string in
+    autocommit: PostgreSQL runs a query string of several statements as one transaction, all or nothing.
+    The query is sent through SQLAlchemy, so that its failures are SQLAlchemy's exceptions, as
+    everywhere else (app/outages.py)."""
+    rendered: list[str] = []
+    with db.engine.connect() as connection:
         for statement, parameter_sets in by_statement.items():
-            step = SQLITE_SLICE if sqlite else len(parameter_sets)
-            for start in range(0, len(parameter_sets), step):
-                if start and monkey.is_module_patched("socket"):
-                    gevent.sleep(0)
-                db.session.execute(statement, parameter_sets[start:start + step])
-        db.session.commit()
+            connection.execute(_inline(statement), parameter_sets, execution_options={_RENDER_INTO: rendered})
+        with _autocommit(connection):
+            # (no_parameters: psycopg2 would take the percent signs of the values for placeholders)
+            connection.exec_driver_sql(";\n".join(rendered), execution_options={"no_parameters": True})
+
+
+_inline_inserts: "weakref.WeakKeyDictionary[Insert, Insert]" = weakref.WeakKeyDictionary()
+
+
+def _inline(statement):
+    """An INSERT without the RETURNING of its new primary key that SQLAlchemy adds to a single row's
+    INSERT (it would want to read the returned row of a statement that is rendered, not executed),
+    and with its SQL defaults in the statement instead of fetched beforehand."""
+    if not isinstance(statement, Insert):
+        return statement
+    if statement not in _inline_inserts:
+        _inline_inserts[statement] = statement.inline()
+    return _inline_inserts[statement]
+
+
+@contextmanager
+def _autocommit(connection):
+    # psycopg2's own switch rather than SQLAlchemy's isolation_level option: SQLAlchemy sets READ
+    # COMMITTED again when the connection goes back to the pool, after which psycopg2 sends a SET (a
+    # round trip) at every switch out of autocommit.
+    dbapi_connection = connection.connection.dbapi_connection
+    dbapi_connection.autocommit = True
+    try:
+        yield
+    finally:
+        if not dbapi_connection.closed:  # (closed when the query failed for a lost connection)
+            dbapi_connection.autocommit = False
+
+
+def _render(cursor, statement, parameters, context) -> bool:
+    """SQLAlchemy's do_execute event: a statement of a batch is rendered, not executed (True says so)."""
+    return _render_many(cursor, statement, [parameters], context)
+
+
+def _render_many(cursor, statement, parameter_sets, context) -> bool:
+    rendered = context.execution_options.get(_RENDER_INTO) if context is not None else None
+    if rendered is None:
+        return False
+    encoding = psycopg2_extensions.encodings[cursor.connection.encoding]
+    rendered.extend(cursor.mogrify(statement, parameters).decode(encoding) for parameters in parameter_sets)
+    return True
 
 
 def init_app(app: Flask) -> None:
     app.extensions["group_commit"] = GroupCommit(app)
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "do_execute", _render)
+        event.listen(engine, "do_executemany", _render_many)
 
 
 def commit_together(*operations: Operation) -> None:
@@ -112,6 +209,6 @@ def commit_together(*operations: Operation) -> None:
     if db.session.registry.has() and db.session().in_transaction():
         db.session.commit()
     if not monkey.is_module_patched("socket"):  # a flask command or a test outside the server
-        GroupCommit._execute([list(operations)])
+        execute([list(operations)])
         return
     current_app.extensions["group_commit"].write(list(operations))

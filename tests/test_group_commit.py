@@ -6,24 +6,26 @@ import flask_migrate
 import gevent
 import pytest
 from sqlalchemy import event, select, text
+from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.extensions import db
 from app.group_commit import GroupCommit
-from app.models import ChargePoint, ConnectorStatusChange, SystemLog
-from app.services import charge_points, connectors
+from app.models import ChargePoint, ConnectorStatusChange, MeterValue, SystemLog
+from app.services import charge_points, connectors, meter_values
 from config import Config
 from tests.conftest import BACKENDS
+from tests.round_trips import RoundTripCounter
 from tests.servers import ScratchDatabase, require_backend
 
 NOW = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
-@pytest.fixture(params=BACKENDS)
-def app(request, tmp_path):
-    require_backend(request.param)
-    database = ScratchDatabase(request.param, tmp_path)
-    app = create_app(Config({"DATABASE_URL": database.url}))
+@contextmanager
+def migrated_app(kind: str, tmp_path, url_of=lambda url: url):
+    """The app on a migrated scratch database of `kind` (reached at url_of(its url)), with charge point CP1."""
+    database = ScratchDatabase(kind, tmp_path)
+    app = create_app(Config({"DATABASE_URL": url_of(database.url)}))
     with app.app_context():
         flask_migrate.upgrade()
         db.session.add(ChargePoint(id="CP1"))
@@ -34,10 +36,17 @@ def app(request, tmp_path):
     database.drop()
 
 
-def status_report(charge_point_id: str, connector_id: int) -> list:
+@pytest.fixture(params=BACKENDS)
+def app(request, tmp_path):
+    require_backend(request.param)
+    with migrated_app(request.param, tmp_path) as app:
+        yield app
+
+
+def status_report(charge_point_id: str, connector_id: int, info: str | None = None) -> list:
     history, _ = connectors._status_statements()
     return [(history, dict(charge_point_id=charge_point_id, connector_id=connector_id, status="Available",
-                           error_code="NoError", info=None, vendor_id=None, vendor_error_code=None,
+                           error_code="NoError", info=info, vendor_id=None, vendor_error_code=None,
                            timestamp=NOW, received_at=NOW))]
 
 
@@ -77,7 +86,15 @@ def test_handshakes_of_many_charge_points_commit_in_one_transaction(app):
     units = [charge_points.connected_operations(f"CP-NEW-{n}", NOW, "127.0.0.1") for n in range(20)]
     with counted_commits() as commits:
         gevent.joinall([gevent.spawn(writer.write, unit) for unit in units], raise_error=True)
-    assert len(commits) == 1
+    if db.engine.dialect.name == "postgresql":
+        # No COMMIT goes to PostgreSQL (the batch's query string is its own transaction): the rows say
+        # which transaction wrote them.
+        writers = db.session.scalar(text(
+            "SELECT count(DISTINCT xmin::text) FROM (SELECT xmin FROM charge_points WHERE id LIKE 'CP-NEW-%'"
+            " UNION ALL SELECT xmin FROM system_logs WHERE event = 'connected') AS written"))
+        assert writers == 1
+    else:
+        assert len(commits) == 1
     assert db.session.scalar(select(db.func.count()).select_from(ChargePoint).where(ChargePoint.id.like("CP-NEW-%"))) == 20
     assert db.session.scalar(select(db.func.count()).select_from(SystemLog).where(SystemLog.event == "connected")) == 20
     assert db.session.scalar(select(SystemLog.details).where(SystemLog.event == "connected").limit(1)) is None
@@ -108,3 +125,50 @@ def test_a_writer_returns_only_once_its_writes_are_committed(app, tmp_path):
     # Another connection (not this session, which could see its own uncommitted work) finds it.
     with db.engine.connect() as other:
         assert other.scalar(text("SELECT count(*) FROM charge_points WHERE id = 'CP-SEEN'")) == 1
+
+
+@pytest.fixture
+def counted_postgres(tmp_path):
+    """The app on PostgreSQL reached through a relay that counts the round trips on the wire."""
+    require_backend("postgres")
+    counter = None
+
+    def through_counter(url: str) -> str:
+        nonlocal counter
+        url = make_url(url)
+        counter = RoundTripCounter(url.host, url.port or 5432)
+        return url.set(host="127.0.0.1", port=counter.port).render_as_string(hide_password=False)
+    try:
+        with migrated_app("postgres", tmp_path, through_counter) as app:
+            yield app, counter
+    finally:
+        if counter is not None:
+            counter.close()
+
+
+def test_a_batch_of_every_kind_of_statement_is_one_round_trip_on_postgres(counted_postgres):
+    app, counter = counted_postgres
+    writer = GroupCommit(app)
+    writer.write(status_report("CP1", 1))  # the pool's connection is made (its start-up is no batch's)
+    later = NOW.replace(minute=5)
+    # Quotes, semicolons and percent signs in values: the parameters are interpolated client-side.
+    address = "10.0.0.1'; DROP TABLE charge_points; -- 100% %s %(at)s"
+    sample = {"timestamp": "2024-01-01T00:01:00Z", "sampled_value": [{"value": "10"}, {"value": "7", "unit": "kW",
+                                                                                        "measurand": "Power.Active.Import"}]}
+    units = [charge_points.connected_operations("CP-RT", NOW, address),  # INSERT ... ON CONFLICT, UPDATE, INSERT
+             status_report("CP1", 2, info="50%; it's"), status_report("CP1", 3),
+             meter_values.insertions("CP1", 1, None, [sample]),
+             [(charge_points._HEARTBEAT, {"charge_point_id": "CP-RT", "at": later})],
+             # UPDATE, then INSERT ... SELECT of what that UPDATE wrote: one transaction, in order.
+             [(charge_points._DISCONNECTED, {"charge_point_id": "CP-RT", "began": NOW, "at": later}),
+              (charge_points._LOG_IF_DISCONNECTED, {"charge_point_id": "CP-RT", "at": later, "level": "INFO",
+                                                   "event": "disconnected", "message": "gone"})]]
+    before = counter.count
+    gevent.joinall([gevent.spawn(writer.write, unit) for unit in units], raise_error=True)
+    assert counter.count - before == 1
+    assert db.session.scalar(select(SystemLog.message).where(SystemLog.event == "connected")) == f"connected from {address}"
+    assert db.session.scalar(select(ConnectorStatusChange.info).where(ConnectorStatusChange.connector_id == 2)) == "50%; it's"
+    assert db.session.scalar(select(db.func.count()).select_from(ConnectorStatusChange)) == 3
+    assert sorted(db.session.scalars(select(MeterValue.value))) == ["10", "7"]
+    assert db.session.scalar(select(ChargePoint.disconnected_at).where(ChargePoint.id == "CP-RT")) == later
+    assert db.session.scalar(select(SystemLog.message).where(SystemLog.event == "disconnected")) == "gone"

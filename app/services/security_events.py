@@ -11,8 +11,9 @@ from app.services import charge_points, lookups, system_log
 def record(charge_point_id: str, event_type: str, timestamp: datetime, tech_info: str | None) -> None:
     db.session.add(SecurityEvent(charge_point_id=charge_point_id, type=event_type, timestamp=timestamp,
                                  tech_info=tech_info))
+    db.session.commit()  # apart from the log line, whose failure the system log swallows
     system_log.warning("security_event", f"security event {event_type}" + (f": {tech_info}" if tech_info else ""),
-                       charge_point_id=charge_point_id)  # commits both
+                       charge_point_id=charge_point_id)
 
 
 def events(charge_point_id: str, limit: int, offset: int) -> list[SecurityEvent]:

@@ -12,6 +12,7 @@ from app import events
 from app.extensions import db
 from app.group_commit import commit_together
 from app.models import SystemLog
+from app.outages import FailureLog, database_unavailable
 from app.timeutil import utcnow
 
 INFO, WARNING, ERROR = "INFO", "WARNING", "ERROR"
@@ -19,6 +20,8 @@ LEVELS = (INFO, WARNING, ERROR)
 _MAX_TEXT = 2000
 
 logger = logging.getLogger("app.events")
+# During an outage every event fails the same way: a line per interval, not a traceback per event.
+_unstored = FailureLog("system log events not stored (they are in the process log): the database is unavailable")
 
 
 def record(level: str, event: str, message: str, charge_point_id: str | None = None,
@@ -27,9 +30,13 @@ def record(level: str, event: str, message: str, charge_point_id: str | None = N
     in the group commit."""
     try:
         commit_together((INSERT, entry(level, event, message, charge_point_id, details)))
-    except Exception:
+        _unstored.succeeded()
+    except Exception as error:
         db.session.rollback()
-        logger.exception("could not store the event above in the system log")
+        if database_unavailable(error):
+            _unstored.failed(error)
+        else:
+            logger.exception("could not store the event above in the system log")
 
 
 # A Core INSERT built once: events written with other statements (the group commit, a job's batch)

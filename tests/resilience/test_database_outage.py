@@ -7,17 +7,27 @@ import asyncio
 import os
 import signal
 
+import flask_migrate
+import gevent
 import httpx
 import pytest
 import websockets
 
+from app import create_app
+from app.extensions import db
+from app.group_commit import GroupCommit
+from app.services import charge_points, system_log
+from app.timeutil import utcnow
 from benchmark import children  # bench/benchmark.py: a process's children
+from config import Config
 from tests.charge_points import connected, eventually, new_id
 from tests.resilience.outages import (Database, LedgerChargePoint, OwnPostgres, OwnRedis, fill, require_mount,
                                       small_disk)
 from tests.servers import ScratchDatabase, start_server
 
 CHARGE_POINTS = 4
+FAILED_BATCHES = "group commit: batches failed, the database is unavailable; their messages are tried one at a time"
+UNSTORED_EVENTS = "system log events not stored (they are in the process log): the database is unavailable"
 
 
 async def refused_handshake(server) -> websockets.InvalidStatus:
@@ -77,9 +87,11 @@ async def outage_under_load(server, database, begin, end) -> None:
     # an event it could not store (app/services/system_log.py).
     assert "Exception on" not in log, log[log.index("Exception on"):][:6000]
     assert log.count("Traceback") <= log.count("could not store the event above in the system log")
-    # Each repeated failure logged once per interval with a count, not once per message or handshake.
+    # Each repeated failure logged once per interval with a count, not once per message, handshake or
+    # batch of the group commit.
     assert 1 <= log.count("CALLs answered InternalError: the database is unavailable (") <= 2 * workers_of(server)
     assert 1 <= log.count("handshakes answered 503: the database is unavailable (") <= 2 * workers_of(server)
+    assert log.count(f"{FAILED_BATCHES} (") <= 2 * workers_of(server) and "messages failed" not in log
 
 
 def workers_of(server) -> int:
@@ -177,3 +189,42 @@ async def test_postgres_that_hangs_fails_the_writes_waiting_on_it(own_postgres, 
         await end()
         server.stop()
         database.drop()
+
+
+@pytest.fixture
+def app_on_own_postgres(own_postgres):
+    """The application in this process on the test's own PostgreSQL (created in a fixture: create_app sets
+    the root logger's handlers, and caplog adds its own for the test's call)."""
+    app = create_app(Config({"DATABASE_URL": own_postgres.url, "BACKGROUND_JOBS": "false", "LOG_LEVEL": "WARNING"}))
+    with app.app_context():
+        flask_migrate.upgrade()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_writes_that_find_no_database_are_logged_once_per_interval_with_a_count(app_on_own_postgres, own_postgres,
+                                                                                 caplog):
+    """The group commit's batches and the system log's events that fail while PostgreSQL is stopped: one
+    line (a count follows when it works again), not a line per batch nor a traceback per event."""
+    app, writer = app_on_own_postgres, GroupCommit(app_on_own_postgres)
+
+    def batch_of_five() -> list[gevent.Greenlet]:  # queued before the writer runs: one batch
+        return gevent.joinall([gevent.spawn(writer.write, charge_points.connected_operations(new_id(), utcnow(), None))
+                               for _ in range(5)])
+    with app.app_context():
+        own_postgres.stop()
+        for _ in range(10):
+            assert not any(greenlet.successful() for greenlet in batch_of_five())
+        for n in range(50):
+            system_log.info("outage_test", f"event {n}")
+        own_postgres.start()
+        assert all(greenlet.successful() for greenlet in batch_of_five())
+        system_log.info("outage_test", "stored")
+        db.session.remove()
+    lines = [record.getMessage() for record in caplog.records]
+    assert "Traceback" not in caplog.text and not any("could not store" in line for line in lines), caplog.text
+    assert sum(line.startswith(f"{FAILED_BATCHES} (") for line in lines) == 1, lines
+    assert any(line.startswith(f"{FAILED_BATCHES}: works again (9 more failures") for line in lines), lines
+    assert sum(line.startswith(f"{UNSTORED_EVENTS} (") for line in lines) == 1, lines
+    assert any(line.startswith(f"{UNSTORED_EVENTS}: works again (49 more failures") for line in lines), lines
