@@ -27,7 +27,13 @@ _unstored = FailureLog("system log events not stored (they are in the process lo
 def record(level: str, event: str, message: str, charge_point_id: str | None = None,
            details: dict | None = None) -> None:
     """Store one event, after committing what the session holds; its own commit joins other messages'
-    in the group commit."""
+    in the group commit.
+
+    Only the event's own failure is swallowed (a log line must not fail what it reports): the caller's
+    writes are committed first, outside, and their failure is the caller's (a superseded transaction's
+    close must not be answered as done and lost)."""
+    if db.session.registry.has() and db.session().in_transaction():
+        db.session.commit()
     try:
         commit_together((INSERT, entry(level, event, message, charge_point_id, details)))
         _unstored.succeeded()

@@ -35,6 +35,7 @@ def watch_held_connections(app: Flask) -> gevent.Greenlet | None:
                 try:
                     close_silent_connections()
                 except Exception as error:
+                    db.session.rollback()  # what the failed run left is void; the log line commits alone
                     system_log.error("job_failed", f"close_silent_connections failed: {error!r}")
                 finally:
                     db.session.remove()
@@ -49,6 +50,7 @@ def _every(app: Flask, periodic) -> None:
                 with gevent.Timeout(periodic.timeout):
                     periodic.function()
             except gevent.Timeout:
+                db.session.rollback()
                 metrics.JOB_RUNS.labels(periodic.function.__name__, "timed_out").inc()
                 system_log.error("job_failed", f"{periodic.function.__name__} took longer than {periodic.timeout} s "
                                  "and was stopped", details={"job": periodic.function.__name__})
