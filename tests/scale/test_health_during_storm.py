@@ -63,15 +63,19 @@ class HealthPoller:
 
 
 def ask(path: str, port: int) -> Answer:
+    """The answer; status 0 when the request failed (refused, reset, no answer within 30 s)."""
     at, began = time.monotonic(), time.perf_counter()
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         connection.request("GET", path)
         response = connection.getresponse()
         response.read()
-        return Answer(path, port, response.status, time.perf_counter() - began, at)
+        status = response.status
+    except (OSError, http.client.HTTPException):
+        status = 0
     finally:
         connection.close()
+    return Answer(path, port, status, time.perf_counter() - began, at)
 
 
 def wait_until_answering(server, timeout: float = 60) -> None:
