@@ -216,6 +216,19 @@ def commit_problem(app: Flask) -> str | None:
     return app.extensions["commit_probe"].problem()
 
 
+def read_first(statement, parameters: dict):
+    """The first row of a read, on a connection of the pool taken for this read alone (or None).
+
+    For the reads of a storm's hot path (a handshake, a BootNotification): the ORM session would begin a
+    transaction with its snapshot, and its commit, for one row; that costs more than the read. Where the
+    caller's session already holds a transaction, the read joins it (SQLite's pool has one connection).
+    """
+    if db.session.registry.has() and db.session().in_transaction():
+        return db.session.execute(statement, parameters).first()
+    with db.engine.connect() as connection:
+        return connection.execute(statement, parameters).first()
+
+
 def prepared(build):
     """A statement built once per dialect by build(dialect_module), then reused.
 

@@ -15,7 +15,8 @@ from redis.exceptions import RedisError
 from sqlalchemy import exc
 from werkzeug.exceptions import HTTPException
 
-from app.outages import RETRY_AFTER_SECONDS, FailureLog, database_unavailable
+from app.outages import (DATABASE_UNAVAILABLE, MESSAGE_BUS_UNAVAILABLE, RETRY_AFTER_SECONDS, FailureLog,
+                         database_unavailable)
 from app.services.errors import Conflict, Invalid, NotFound, ServiceError
 from app.spec.failures import CallErrorReceived, CallTimeout, CommandFailed, InvalidCallResult, NotConnected
 from app.spec.values import contains_nul
@@ -38,7 +39,8 @@ def http_error_answer(error: HTTPException) -> tuple[dict, int, dict]:
         message = "the request is not valid: " + _field_error_summary(details)
     else:
         message = data.get("message") or error.description or error.name
-    if error.code >= 500:
+    # A 503 is an outage or a busy server, logged once per interval by whoever decided it (app/outages.py).
+    if error.code >= 500 and error.code != 503:
         logger.error("%s %s answered %s: %s", request.method, request.path, error.code, message)
     headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
     return error_body(error.name, message, details), error.code, {**headers, **(data.get("headers") or {})}
@@ -100,8 +102,6 @@ def refuse_nul_in_url():
     return None
 
 
-DATABASE_UNAVAILABLE = "the database is unavailable; try again later"
-MESSAGE_BUS_UNAVAILABLE = "the message bus (Redis) is unavailable; try again later"
 _database_failures = FailureLog("requests answered 503: the database is unavailable")
 _message_bus_failures = FailureLog("requests answered 503: the message bus (Redis) is unavailable")
 

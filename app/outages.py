@@ -17,6 +17,8 @@ logger = logging.getLogger("app.outages")
 
 # Seconds a client is told to wait (Retry-After) before it tries again.
 RETRY_AFTER_SECONDS = 10
+DATABASE_UNAVAILABLE = "the database is unavailable; try again later"
+MESSAGE_BUS_UNAVAILABLE = "the message bus (Redis) is unavailable; try again later"
 
 
 # SQLite's primary result codes that say "not now" (busy, locked, out of memory, read-only, I/O error,

@@ -19,6 +19,7 @@ from app.tasks import runner
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_REASON = "the central system is shutting down"
+GC_YOUNG_THRESHOLD = 20_000
 
 
 def start_background(app: Flask, worker=None) -> None:
@@ -35,6 +36,10 @@ def start_background(app: Flask, worker=None) -> None:
     # out of the collector's sight, it is not walked again at every full collection.
     gc.collect()
     gc.freeze()
+    # A storm keeps thousands of requests half-done at once: with the default young-generation threshold
+    # (700 allocations) their objects are walked again and again (12 % of a storm's time, measured with
+    # py-spy --native). Collected less often, each young collection stays a millisecond or two.
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
 
 
 def _startup_warnings(app: Flask) -> None:

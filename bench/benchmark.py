@@ -13,7 +13,8 @@ storm  N charge points connected and booted; the server stopped with SIGTERM, th
        started again; every charge point reconnects at once (no jitter): seconds from the new server
        listening until every one is booted again and its StatusNotifications are stored.
 hold   N charge points connected at a ramp, heartbeating every 30 s, the periodic jobs running in the
-       server process: heartbeat p99, memory per connection, and none marked offline or disconnected.
+       server process (or with --hold-jobs rq in worker.py beside it, the registry in Redis): heartbeat
+       p99, memory per connection, and none marked offline or disconnected.
 
 Then the same load (and a first connection of the storm's fleet) against bench/baseline_csms.py (the
 `ocpp` package on asyncio `websockets`, no database). The run fails (exit status 1, saying why) when a
@@ -38,6 +39,8 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+
+from redis import Redis
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -80,6 +83,13 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used: a figure that another load on the machine
+    changes little, unlike the seconds a phase took."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -107,6 +117,7 @@ class Target:
     log_path: Path | None = None
     database_url: str | None = None
     restart: object = None  # (kill signal) -> a new Target on the same database and ports
+    environment: dict | None = None
 
     def stop(self, drop: bool = True) -> None:
         if self.process.poll() is None:
@@ -140,7 +151,7 @@ class Target:
 
 
 def server_environment(backend: str, connections: int, database_url: str, websocket_port: int, api_port: int,
-                       jobs: bool, heartbeat_interval: int) -> dict:
+                       jobs: bool, heartbeat_interval: int, redis_url: str | None = None) -> dict:
     environment = {**os.environ, "FLASK_APP": "wsgi", "DATABASE_URL": database_url, "OCPP_HOST": "127.0.0.1",
                    "OCPP_WEBSOCKET_PORT": str(websocket_port), "OCPP_API_PORT": str(api_port),
                    "BACKGROUND_JOBS": "true" if jobs else "false", "LOG_LEVEL": "WARNING", "WEB_CONCURRENCY": "1",
@@ -151,18 +162,20 @@ def server_environment(backend: str, connections: int, database_url: str, websoc
                    "GEVENT_MONITOR_THREAD_ENABLE": "true", "GEVENT_MAX_BLOCKING_TIME": "0.1"}
     for name in ("REDIS_URL", "PORT", "API_KEYS"):
         environment.pop(name, None)
+    if redis_url:  # the periodic jobs in worker.py, the registry in Redis
+        environment["REDIS_URL"] = redis_url
     return environment
 
 
 def start_server(backend: str, connections: int, workdir: Path, jobs: bool = False, heartbeat_interval: int = 60,
-                 _reuse: tuple | None = None) -> Target:
+                 _reuse: tuple | None = None, redis_url: str | None = None) -> Target:
     if _reuse is None:
         database_url, cleanup = _database(backend, workdir)
         websocket_port, api_port = free_port(), free_port()
     else:
         database_url, cleanup, websocket_port, api_port = _reuse
     environment = server_environment(backend, connections, database_url, websocket_port, api_port, jobs,
-                                     heartbeat_interval)
+                                     heartbeat_interval, redis_url)
     if _reuse is None:
         subprocess.run([PYTHON, "-m", "flask", "db", "upgrade"], cwd=ROOT, env=environment, check=True,
                        capture_output=True)
@@ -175,7 +188,7 @@ def start_server(backend: str, connections: int, workdir: Path, jobs: bool = Fal
     wait_for_port(api_port)
     worker = _worker_of(process)
     target = Target(f"ours ({backend})", f"ws://127.0.0.1:{websocket_port}", process, worker, cleanup, log_path,
-                    database_url)
+                    database_url, environment=environment)
     target.restart = lambda: start_server(backend, connections, workdir, jobs, heartbeat_interval,
                                           (database_url, cleanup, websocket_port, api_port))
     return target
@@ -366,6 +379,7 @@ def storm(backend: str, count: int, options, workdir: Path) -> dict:
             restarted = time.monotonic()  # the new server listens
             idle.wait(lambda status: status["booted"] >= count and status["min_boot_count"] >= round_, 300,
                       f"every charge point booted again after {kill}", target)
+            cpu = cpu_seconds(target.measured_pid)  # (its start-up included: a second or so)
             stored = int(database_scalar(target.database_url, "SELECT count(DISTINCT charge_point_id) FROM "
                                          f"connector_status_changes WHERE received_at >= '{since}'"))
             seconds = time.monotonic() - restarted
@@ -375,6 +389,7 @@ def storm(backend: str, count: int, options, workdir: Path) -> dict:
                                           "SELECT count(*) FROM system_logs WHERE event = 'heartbeat_timeout'"))
             status = idle.status()
             figures[kill] = {"seconds": round(seconds, 1), "per_second": round(count / seconds),
+                             "cpu_ms_per_boot": round(cpu * 1000 / count, 2),
                              "stopped_in": round(stopped_in, 1), "refused_503": status["refused"],
                              "pending": status["pending"], "marked_offline": offline}
             print(f"storm {backend} {count} {kill}: {figures[kill]}", flush=True)
@@ -405,7 +420,16 @@ def baseline_storm(count: int, options, workdir: Path) -> dict:
 def hold(backend: str, count: int, options, workdir: Path) -> dict:
     """count charge points held at a ramp, heartbeating every 30 s, with the periodic jobs running in the
     server process, for options.hold_seconds after all booted."""
-    target = start_server(backend, count, workdir, jobs=True, heartbeat_interval=30)
+    redis_url = None
+    if options.hold_jobs == "rq":
+        redis_url = options.redis_url
+        Redis.from_url(redis_url).flushdb()  # (a scratch database of Redis: the registry starts empty)
+    target = start_server(backend, count, workdir, jobs=True, heartbeat_interval=30, redis_url=redis_url)
+    rq_worker = None
+    if redis_url:
+        rq_log = open(workdir / f"worker-{backend}-{int(time.time() * 1000)}.log", "wb")
+        rq_worker = subprocess.Popen([PYTHON, "worker.py"], cwd=ROOT, env=target.environment, stdout=rq_log,
+                                     stderr=subprocess.STDOUT, preexec_fn=pinned(SERVER_CORE), start_new_session=True)
     try:
         time.sleep(2)
         before = rss_kib(target.measured_pid)
@@ -423,12 +447,18 @@ def hold(backend: str, count: int, options, workdir: Path) -> dict:
         offline = int(database_scalar(target.database_url,
                                       "SELECT count(*) FROM system_logs WHERE event = 'heartbeat_timeout'"))
         _require_healthy(target)
+        if rq_worker is not None and rq_worker.poll() is not None:
+            raise BenchmarkFailed(f"worker.py exited with {rq_worker.returncode} during the hold")
         if status["booted"] < count or status["disconnects"] or status["timeouts"] or status["call_errors"] or offline:
             raise BenchmarkFailed(f"the held fleet did not stay: {status}, {offline} marked offline")
         return {"held": status["booted"], "booted_in_seconds": round(booted_in, 1),
                 "heartbeats": status["heartbeats"], "heartbeat_p99_ms": status["heartbeat_p99_ms"],
-                "kib_per_connection": round((memory - before) / count, 1), "marked_offline": offline}
+                "kib_per_connection": round((memory - before) / count, 1), "marked_offline": offline,
+                "jobs": "worker.py (RQ)" if rq_worker else "in the server process"}
     finally:
+        if rq_worker is not None and rq_worker.poll() is None:
+            rq_worker.terminate()
+            rq_worker.wait(60)
         target.stop()
 
 
@@ -473,7 +503,8 @@ def report(results: dict, options) -> str:
 def storm_report(storms: dict, baseline: dict | None) -> str:
     lines = ["| Storm (all reconnect at once) | Charge points | After SIGTERM | After SIGKILL |", "|---|---|---|---|"]
     for (backend, count), figures in storms.items():
-        cells = [f"{figures[kill]['seconds']} s ({figures[kill]['per_second']}/s; {figures[kill]['refused_503']} "
+        cells = [f"{figures[kill]['seconds']} s ({figures[kill]['per_second']}/s, "
+                 f"{figures[kill]['cpu_ms_per_boot']} ms CPU each; {figures[kill]['refused_503']} "
                  f"503s, {figures[kill]['pending']} Pending, {figures[kill]['marked_offline']} marked offline)"
                  for kill in ("SIGTERM", "SIGKILL")]
         lines.append(f"| ours ({backend}) | {count} | " + " | ".join(cells) + " |")
@@ -484,10 +515,10 @@ def storm_report(storms: dict, baseline: dict | None) -> str:
 
 
 def hold_report(holds: dict) -> str:
-    lines = ["| Hold (heartbeat 30 s, jobs in-process) | Held | Seconds to boot all | Heartbeats | Heartbeat p99 | "
-             "KiB per connection | Marked offline |", "|---|---|---|---|---|---|---|"]
+    lines = ["| Hold (heartbeat 30 s) | Periodic jobs | Held | Seconds to boot all | Heartbeats | Heartbeat p99 | "
+             "KiB per connection | Marked offline |", "|---|---|---|---|---|---|---|---|"]
     for (backend, count), figures in holds.items():
-        lines.append(f"| ours ({backend}), {count} | {figures['held']} | {figures['booted_in_seconds']} | "
+        lines.append(f"| ours ({backend}), {count} | {figures['jobs']} | {figures['held']} | {figures['booted_in_seconds']} | "
                      f"{figures['heartbeats']} | {figures['heartbeat_p99_ms']} ms | {figures['kib_per_connection']} | "
                      f"{figures['marked_offline']} |")
     return "\n".join(lines)
@@ -506,6 +537,10 @@ def main(argv=None) -> None:
     parser.add_argument("--hold", type=int, default=19000, help="hold: charge points")
     parser.add_argument("--hold-rate", type=float, default=300, help="hold: connections per second of the ramp")
     parser.add_argument("--hold-seconds", type=float, default=150, help="hold: seconds held after all booted")
+    parser.add_argument("--hold-jobs", choices=("in-process", "rq"), default="in-process",
+                        help="hold: the periodic jobs in the server process, or in worker.py (RQ) beside it")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15",
+                        help="hold with --hold-jobs rq: a Redis database the benchmark may empty")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--output", type=Path, help="also write the report (markdown) here")
     options = parser.parse_args(argv)

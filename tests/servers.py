@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 from redis import Redis
 from redis.exceptions import RedisError
@@ -57,6 +58,23 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"server did not listen on {port} within {timeout} s")
+
+
+def wait_for_answers(server: "RunningServer", timeout: float = 60.0) -> None:
+    """Until a worker answers /healthz: gunicorn's master listens at once, and on a loaded machine a worker
+    may take seconds more to load the app, longer than a test's first request may wait."""
+    scheme = "https" if server.environment.get("OCPP_USE_TLS") == "true" else "http"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited with {server.process.returncode}")
+        try:
+            if httpx.get(f"{scheme}://127.0.0.1:{server.api_port}/healthz", verify=False, timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"no worker answered /healthz within {timeout} s")
 
 
 class DatabaseReader:
@@ -215,6 +233,7 @@ def start_server(database: ScratchDatabase, directory: Path, **settings) -> Runn
     try:
         wait_for_port(api_port, process)
         wait_for_port(websocket_port, process)
+        wait_for_answers(server)
     except RuntimeError as error:
         server.stop()
         raise RuntimeError(f"{error}\n--- server log ---\n{server.log()}") from None

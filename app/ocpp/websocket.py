@@ -6,18 +6,19 @@ whose own write fails gets CALLERROR InternalError. A disconnection that cannot 
 when the database is back. While Redis is unavailable, a new connection cannot be registered for the
 other processes: it is closed with 1013 (try again later).
 """
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, request
 from redis.exceptions import RedisError
 from sqlalchemy import exc
-from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import BadRequest, NotFound, ServiceUnavailable, Unauthorized
 
-from app.errors import DATABASE_UNAVAILABLE, MESSAGE_BUS_UNAVAILABLE, error_body
 from app.extensions import db, sock
 from app.ocpp.admission import admission
 from app.ocpp.router import CallDispatcher
 from app.ocpp.session import ChargePointSession
 from app.spec.close_codes import PROTOCOL_ERROR, TRY_AGAIN_LATER
-from app.outages import RETRY_AFTER_SECONDS, Backlog, FailureLog, database_unavailable
+from app.outages import (DATABASE_UNAVAILABLE, MESSAGE_BUS_UNAVAILABLE, RETRY_AFTER_SECONDS, Backlog, FailureLog,
+                         database_unavailable)
 from app.services import charge_points, security, system_log
 from app.services.connections import ShuttingDown, connections
 from app.timeutil import utcnow
@@ -38,84 +39,78 @@ def accept_or_refuse_handshake():
 
     Once the charge point has the handshake's answer it may send frames, and its operator may send it
     commands: by then it must be in the database and, without any wait in between, in the registry.
+    A refusal is a werkzeug HTTP exception, answered in the API's error shape by the app's one handler.
     It runs in its turn (admission.py), which ends once it is registered or refused.
     """
     charge_point_id = (request.view_args or {}).get("charge_point_id", "")
     admission().take_turn()
     g.turn = True
-    refused = _refuse_id(charge_point_id) or _refuse_beyond_capacity() or _refuse_when_overloaded(charge_point_id)
-    if refused is None:
-        refused = _identify_and_record(charge_point_id)
-    db.session.remove()
-    return refused
+    try:
+        _refuse_id(charge_point_id)
+        _refuse_beyond_capacity()
+        _refuse_when_overloaded(charge_point_id)
+        _identify_and_record(charge_point_id)
+    except (exc.DBAPIError, exc.TimeoutError) as error:
+        _refuse_while_database_unavailable(error)
+    finally:
+        db.session.remove()
 
 
-def _identify_and_record(charge_point_id: str):
-    known = charge_points.known_at_handshake(charge_point_id)
-    refused = _refuse_identity(charge_point_id, known)
-    if refused is None:
-        g.lenient = charge_points.validation_mode(known) == "lenient" if known \
-            else current_app.config["OCPP_VALIDATION"] == "lenient"
-        g.accepted = charge_points.may_send_calls(known)
-        offered = [protocol.strip() for protocol in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
-        g.subprotocol_missing = OCPP_SUBPROTOCOL not in offered and not g.lenient
-        if not g.subprotocol_missing:
-            g.connected_at = utcnow()
-            charge_points.record_connected(charge_point_id, g.connected_at, request.remote_addr)
-        if not current_app.config["OCPP_WEBSOCKET_COMPRESSION"]:
-            # simple-websocket accepts permessage-deflate whenever it is offered; unoffered, it is not used.
-            request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
-    return refused
-
-
-@bp.errorhandler(exc.DBAPIError)
-@bp.errorhandler(exc.TimeoutError)
-def refuse_while_database_unavailable(error: exc.SQLAlchemyError):
+def _refuse_while_database_unavailable(error: exc.SQLAlchemyError):
     """A handshake the database cannot take now: 503 and Retry-After, logged once per interval."""
     if not database_unavailable(error):
         raise error
     # Recording the connection is what failed: there is no connection whose end to record.
     g.pop("connected_at", None)
     _refused_handshakes.failed(error)
-    return _refusal(503, DATABASE_UNAVAILABLE, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+    raise ServiceUnavailable(DATABASE_UNAVAILABLE, retry_after=RETRY_AFTER_SECONDS) from error
 
 
-def _refusal(status: int, message: str, headers: dict | None = None):
-    response = jsonify(error_body(HTTP_STATUS_CODES[status], message))
-    response.status_code = status
-    response.headers.update(headers or {})
-    return response
+def _identify_and_record(charge_point_id: str) -> None:
+    known = charge_points.known_at_handshake(charge_point_id)
+    _refuse_identity(charge_point_id, known)
+    g.lenient = charge_points.validation_mode(known) == "lenient" if known \
+        else current_app.config["OCPP_VALIDATION"] == "lenient"
+    g.accepted = charge_points.may_send_calls(known)
+    offered = [protocol.strip() for protocol in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+    g.subprotocol_missing = OCPP_SUBPROTOCOL not in offered and not g.lenient
+    if not g.subprotocol_missing:
+        g.connected_at = utcnow()
+        charge_points.record_connected(charge_point_id, g.connected_at, request.remote_addr)
+    if not current_app.config["OCPP_WEBSOCKET_COMPRESSION"]:
+        # simple-websocket accepts permessage-deflate whenever it is offered; unoffered, it is not used.
+        request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
 
 
-def _refuse_id(charge_point_id: str):
+def _refuse_id(charge_point_id: str) -> None:
     problem = charge_points.id_problem(charge_point_id)
     if problem is None:
-        return None
+        return
     system_log.warning("handshake_refused", f"connection refused: {problem}",
                        details={"chargePointId": system_log.truncate(charge_point_id, 100),
                                 "remoteAddress": request.remote_addr})
-    return _refusal(400, problem)
+    raise BadRequest(problem)
 
 
-def _refuse_beyond_capacity():
+def _refuse_beyond_capacity() -> None:
     limit = current_app.config["OCPP_MAX_CONNECTIONS"]
     if connections().local_count() < limit:
-        return None
+        return
     system_log.warning("handshake_refused", f"connection refused: this process holds {limit} connections "
                        "(OCPP_MAX_CONNECTIONS)", details={"remoteAddress": request.remote_addr})
-    return _refusal(503, "the central system is at capacity; try again later", {"Retry-After": "30"})
+    raise ServiceUnavailable("the central system is at capacity; try again later", retry_after=30)
 
 
-def _refuse_when_overloaded(charge_point_id: str):
+def _refuse_when_overloaded(charge_point_id: str) -> None:
     gate = admission()
     if not gate.overloaded() or charge_points.has_open_transaction(charge_point_id):
-        return None
+        return
     retry_after = gate.retry_after()
     gate.shed(charge_point_id, f"connection refused with 503, Retry-After {retry_after} s")
-    return _refusal(503, "the central system is busy; try again later", {"Retry-After": str(retry_after)})
+    raise ServiceUnavailable("the central system is busy; try again later", retry_after=retry_after)
 
 
-def _refuse_identity(charge_point_id: str, known):
+def _refuse_identity(charge_point_id: str, known) -> None:
     """Unknown charge points (OCPP_UNKNOWN_CHARGE_POINTS=reject) and failed authentication are refused
     alike when a password or certificate is asked for, so that the answer does not tell which ids exist."""
     reason = None
@@ -123,15 +118,16 @@ def _refuse_identity(charge_point_id: str, known):
         if security.profile_of(None) == 0:
             system_log.warning("handshake_refused", "connection refused: unknown charge point",
                                details={"chargePointId": charge_point_id, "remoteAddress": request.remote_addr})
-            return _refusal(404, "unknown charge point")
+            raise NotFound("unknown charge point")
         reason = "unknown charge point"
     reason = reason or security.refusal(charge_point_id, known, _credentials())
     if reason is None:
-        return None
+        return
     system_log.warning("authentication_failed", f"connection refused: {reason}",
                        details={"chargePointId": charge_point_id, "remoteAddress": request.remote_addr,
                                 "securityProfile": security.profile_of(known)})
-    return _refusal(401, "authentication failed", {"WWW-Authenticate": 'Basic realm="ocpp", charset="UTF-8"'})
+    raise Unauthorized("authentication failed",
+                       www_authenticate=WWWAuthenticate("basic", {"realm": "ocpp", "charset": "UTF-8"}))
 
 
 def _credentials() -> security.Credentials:

@@ -7,7 +7,7 @@ from ocpp.v16.enums import RegistrationStatus
 from sqlalchemy import String, Text, and_, bindparam, func, insert, or_, select, update
 
 from app import events
-from app.database import prepared
+from app.database import prepared, read_first
 from app.extensions import db
 from app.group_commit import commit_together
 from app.models import ChargePoint, SystemLog, Transaction, UTCDateTime
@@ -116,13 +116,13 @@ _OPEN_TRANSACTION = select(Transaction.__table__.c.id).where(
 
 
 def has_open_transaction(charge_point_id: str) -> bool:
-    return db.session.execute(_OPEN_TRANSACTION, {"charge_point_id": charge_point_id}).first() is not None
+    return read_first(_OPEN_TRANSACTION, {"charge_point_id": charge_point_id}) is not None
 
 
 def known_at_handshake(charge_point_id: str):
     """What the handshake needs to know of a charge point (a plain row with the attributes of a
     ChargePoint that security and may_send_calls read), or None."""
-    return db.session.execute(_HANDSHAKE_VIEW, {"charge_point_id": charge_point_id}).first()
+    return read_first(_HANDSHAKE_VIEW, {"charge_point_id": charge_point_id})
 
 
 def record_seen(charge_point_id: str, at: datetime) -> None:
@@ -143,8 +143,8 @@ def register_boot(charge_point_id: str, boot: BootInfo, at: datetime) -> Registr
     A charge point keeps the registration status an operator gave it; one booting for the first time
     gets Accepted, or Pending with OCPP_UNKNOWN_CHARGE_POINTS=pending.
     """
-    status = db.session.execute(_REGISTRATION, {"charge_point_id": charge_point_id}).scalar() \
-        or first_registration_status()
+    registered = read_first(_REGISTRATION, {"charge_point_id": charge_point_id})
+    status = (registered and registered.registration_status) or first_registration_status()
     interval = current_app.config["OCPP_HEARTBEAT_INTERVAL"]
     commit_together(
         (_BOOTED, {"charge_point_id": charge_point_id, "first_status": first_registration_status(),

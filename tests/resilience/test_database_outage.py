@@ -51,6 +51,8 @@ async def outage_under_load(server, database, begin, end) -> None:
     sending = [asyncio.create_task(charge_point.run(stop)) for charge_point in charge_points]
     try:
         await eventually(lambda: all(len(cp.acknowledged) >= 3 for cp in charge_points), 20)
+        # (A first connection may have been given up while a loaded machine still booted a worker.)
+        connections_before = [(cp.connections, len(cp.closes)) for cp in charge_points]
         async with connected(server) as leaving:
             await begin()
             await eventually(lambda: all(cp.call_errors >= 2 for cp in charge_points), 20)
@@ -63,8 +65,8 @@ async def outage_under_load(server, database, begin, end) -> None:
     finally:
         stop.set()
         await asyncio.gather(*sending)
-    for charge_point in charge_points:
-        assert charge_point.connections == 1 and charge_point.closes == [], "a charge point was disconnected"
+    for charge_point, before in zip(charge_points, connections_before):
+        assert (charge_point.connections, len(charge_point.closes)) == before, "a charge point was disconnected"
         charge_point.assert_ledger_matches(database)
     await eventually(lambda: database.scalar("SELECT disconnected_at FROM charge_points WHERE id = :id",
                                              id=leaving.id) is not None, 15)
