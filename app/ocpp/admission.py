@@ -24,8 +24,9 @@ from gevent.lock import Semaphore
 
 logger = logging.getLogger(__name__)
 
-# A handshake is 1 to 3 ms of CPU and waits for one group commit: 20 at once keep the work queued ahead
-# of anything else under 0.1 s, and still connect more charge points a second than the process can boot.
+# A handshake is 1 to 3 ms of CPU and waits for one group commit of some ms: 20 at once keep what they
+# put ahead of anything else under a tenth of a second, and let through more handshakes a second than
+# the process can boot charge points (measured: a 1,000 storm boots no slower than with no limit).
 HANDSHAKE_TURNS = 20
 
 
