@@ -1,0 +1,121 @@
+"""The RQ worker (python worker.py) killed with SIGKILL in the middle of a periodic job, then a new one
+started, as a crash, the OOM killer or `docker kill` leave it. The killed run's work is either done or
+not (never half-done), the next run finishes it, and the database ends as after one clean run: no row
+twice, no charge point marked offline twice, no half-written backup under a backup's name. The new
+worker carries on with the schedule at once."""
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from redis import Redis
+
+from benchmark import children  # bench/benchmark.py: the child processes of a process
+from tests.charge_points import eventually
+from tests.conftest import BACKENDS, running_server
+from tests.resilience.outages import LedgerChargePoint
+from tests.servers import ROOT, fresh_redis_url, run_worker
+
+HEARTBEATS = "app.tasks.heartbeats.check_heartbeats"
+STALE = 20000  # rows the heartbeat timeout marks offline in batches of 500: seconds of work to catch
+QUIET = {"METER_COLLECTION_INTERVAL": 3600, "OFFLINE_CHECK_INTERVAL": 3600, "RESERVATION_CHECK_INTERVAL": 3600,
+         "BACKUP_INTERVAL": 86400}
+
+
+def start_worker(server, log_path: Path, *options: str) -> subprocess.Popen:
+    with open(log_path, "ab") as log:
+        return subprocess.Popen([sys.executable, "worker.py", *options], cwd=ROOT, env=server.environment,
+                                stdout=log, stderr=subprocess.STDOUT)
+
+
+def kill_tree(process: subprocess.Popen) -> None:
+    """SIGKILL the worker and everything under it (its work horse, the cron scheduler, a pg_dump), as a
+    container's end or the OOM killer does; each is stopped first, so that none forks meanwhile."""
+    stopped, found = [], [process.pid]
+    while found:
+        for pid in found:
+            os.kill(pid, signal.SIGSTOP)
+        stopped += found
+        found = [child for pid in found for child in children(pid) if child not in stopped]
+    for pid in stopped:
+        os.kill(pid, signal.SIGKILL)
+    process.wait()
+
+
+def insert_stale_charge_points(database, count: int) -> None:
+    """Charge points recorded as connected an hour ago and silent since, that no process holds (as after a
+    crash of the server that held them)."""
+    database.execute(
+        "WITH RECURSIVE numbers(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM numbers WHERE n < :count) "
+        "INSERT INTO charge_points (id, connected_at, last_seen, heartbeat_interval, created_at, updated_at) "
+        "SELECT 'STALE-' || n, :old, :old, 60, :old, :old FROM numbers", count=count, old=_hour_ago())
+
+
+def _hour_ago():
+    from datetime import datetime, timedelta, timezone
+    return (datetime.now(timezone.utc) - timedelta(hours=1)).replace(tzinfo=None)
+
+
+def marked_offline(database) -> int:
+    return database.scalar("SELECT count(*) FROM charge_points WHERE id LIKE 'STALE-%' AND disconnected_at IS NOT NULL")
+
+
+def timeout_rows(database) -> int:
+    return database.scalar("SELECT count(*) FROM system_logs WHERE event = 'heartbeat_timeout' AND "
+                           "charge_point_id LIKE 'STALE-%'")
+
+
+def assert_each_marked_once(database) -> None:
+    """Every charge point marked offline has exactly one heartbeat_timeout row, and no other has one."""
+    assert marked_offline(database) == timeout_rows(database)
+    assert database.scalar("SELECT count(*) FROM (SELECT charge_point_id FROM system_logs WHERE event = "
+                           "'heartbeat_timeout' GROUP BY charge_point_id HAVING count(*) > 1) AS twice") == 0
+    assert database.scalar("SELECT count(*) FROM system_logs l JOIN charge_points c ON c.id = l.charge_point_id "
+                           "WHERE l.event = 'heartbeat_timeout' AND c.disconnected_at IS NULL") == 0
+
+
+def job_runs(database, job: str) -> int:
+    return database.scalar("SELECT count(*) FROM system_logs WHERE event = 'job' AND message LIKE :job",
+                           job=f"{job}:%")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_heartbeat_timeout_killed_mid_run_is_finished_by_the_next_worker_once(backend, tmp_path_factory):
+    with running_server(backend, tmp_path_factory, REDIS_URL=fresh_redis_url(), BACKGROUND_JOBS="true",
+                        HEARTBEAT_CHECK_INTERVAL=1, **QUIET) as server:
+        database, log_path = server.database, tmp_path_factory.mktemp("worker") / "worker.log"
+        insert_stale_charge_points(database, STALE)
+        lively = LedgerChargePoint(server.ws_url, interval=0.1)
+        stop = asyncio.Event()
+        sending = asyncio.create_task(lively.run(stop))
+        try:
+            worker = start_worker(server, log_path)
+            await eventually(lambda: marked_offline(database) > 0, 60)
+            kill_tree(worker)
+            caught = marked_offline(database)
+            assert 0 < caught < STALE, "the run was not caught in the middle"
+            assert_each_marked_once(database)  # each batch is all or nothing: its UPDATE and its log rows
+
+            worker = start_worker(server, log_path)
+            runs = job_runs(database, "check_heartbeats")
+            await eventually(lambda: marked_offline(database) == STALE, 60)
+            await eventually(lambda: job_runs(database, "check_heartbeats") >= runs + 2, 30)  # and on schedule
+            worker.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(worker.wait, 30) == 0, log_path.read_text()[-3000:]
+
+            await run_worker(server, HEARTBEATS)  # once more: nothing left to do, nothing done twice
+            assert marked_offline(database) == timeout_rows(database) == STALE
+            assert_each_marked_once(database)
+            stop.set()
+            await sending
+            assert database.scalar("SELECT disconnected_at FROM charge_points WHERE id = :id",
+                                   id=lively.charge_point_id) is None
+            lively.assert_ledger_matches(database)
+        finally:
+            stop.set()
+            await sending
+            if worker.poll() is None:
+                kill_tree(worker)
