@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 from redis import Redis
+from rq.registry import StartedJobRegistry
 
 from benchmark import children  # bench/benchmark.py: the child processes of a process
 from tests.charge_points import eventually
 from tests.conftest import BACKENDS, running_server
 from tests.resilience.outages import LedgerChargePoint
+from tests.resilience.test_master_killed import alive
 from tests.servers import ROOT, fresh_redis_url, run_worker
 
 HEARTBEATS = "app.tasks.heartbeats.check_heartbeats"
@@ -34,6 +36,8 @@ def start_worker(server, log_path: Path, *options: str) -> subprocess.Popen:
 def kill_tree(process: subprocess.Popen) -> None:
     """SIGKILL the worker and everything under it (its work horse, the cron scheduler, a pg_dump), as a
     container's end or the OOM killer does; each is stopped first, so that none forks meanwhile."""
+    if process.poll() is not None:
+        return
     stopped, found = [], [process.pid]
     while found:
         for pid in found:
@@ -77,6 +81,13 @@ def assert_each_marked_once(database) -> None:
                            "WHERE l.event = 'heartbeat_timeout' AND c.disconnected_at IS NULL") == 0
 
 
+def lapse_started_runs(server) -> None:
+    """As a few minutes later: the heartbeats of the runs RQ holds as started have lapsed."""
+    redis = Redis.from_url(server.environment["REDIS_URL"])
+    key = StartedJobRegistry("ocpp", connection=redis).key
+    redis.zadd(key, {member: 1 for member in redis.zrange(key, 0, -1)})
+
+
 def job_runs(database, job: str) -> int:
     return database.scalar("SELECT count(*) FROM system_logs WHERE event = 'job' AND message LIKE :job",
                            job=f"{job}:%")
@@ -91,18 +102,22 @@ async def test_heartbeat_timeout_killed_mid_run_is_finished_by_the_next_worker_o
         lively = LedgerChargePoint(server.ws_url, interval=0.1)
         stop = asyncio.Event()
         sending = asyncio.create_task(lively.run(stop))
+        worker = None
         try:
+            await eventually(lambda: len(lively.acknowledged) >= 3, 30)
             worker = start_worker(server, log_path)
             await eventually(lambda: marked_offline(database) > 0, 60)
             kill_tree(worker)
             caught = marked_offline(database)
             assert 0 < caught < STALE, "the run was not caught in the middle"
             assert_each_marked_once(database)  # each batch is all or nothing: its UPDATE and its log rows
+            lapse_started_runs(server)
 
             worker = start_worker(server, log_path)
             runs = job_runs(database, "check_heartbeats")
             await eventually(lambda: marked_offline(database) == STALE, 60)
             await eventually(lambda: job_runs(database, "check_heartbeats") >= runs + 2, 30)  # and on schedule
+            await eventually(lambda: abandoned(database) == ["check_heartbeats"], 30)  # found by RQ's cleanup
             worker.send_signal(signal.SIGTERM)
             assert await asyncio.to_thread(worker.wait, 30) == 0, log_path.read_text()[-3000:]
 
@@ -111,11 +126,49 @@ async def test_heartbeat_timeout_killed_mid_run_is_finished_by_the_next_worker_o
             assert_each_marked_once(database)
             stop.set()
             await sending
-            assert database.scalar("SELECT disconnected_at FROM charge_points WHERE id = :id",
-                                   id=lively.charge_point_id) is None
+            assert database.scalar("SELECT count(*) FROM system_logs WHERE event = 'heartbeat_timeout' AND "
+                                   "charge_point_id = :id", id=lively.charge_point_id) == 0  # live: left alone
             lively.assert_ledger_matches(database)
         finally:
             stop.set()
             await sending
-            if worker.poll() is None:
+            if worker is not None:
                 kill_tree(worker)
+
+
+def abandoned(database) -> list[str]:
+    """The jobs the system log reports abandoned (ERROR job_abandoned), by name."""
+    return [row["message"].split(" ", 1)[0] for row in database.rows(
+        "SELECT message FROM system_logs WHERE event = 'job_abandoned' AND level = 'ERROR' ORDER BY id")]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_worker_killed_alone_leaves_no_scheduler_behind_and_its_run_finishes(backend, tmp_path_factory):
+    """`kill -9` of worker.py alone (or a process manager that kills only the process it started): its
+    work horse finishes the run under way, beside the next worker's run of the same job; its cron
+    scheduler stops by itself instead of enqueueing beside the next worker's for ever."""
+    with running_server(backend, tmp_path_factory, REDIS_URL=fresh_redis_url(), BACKGROUND_JOBS="true",
+                        HEARTBEAT_CHECK_INTERVAL=1, **QUIET) as server:
+        database, log_path = server.database, tmp_path_factory.mktemp("worker") / "worker.log"
+        insert_stale_charge_points(database, STALE)
+        worker, left = start_worker(server, log_path), []
+        try:
+            await eventually(lambda: marked_offline(database) > 0, 60)
+            left = children(worker.pid)  # the cron scheduler and the work horse
+            assert len(left) == 2
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+            assert marked_offline(database) < STALE, "the run was not caught in the middle"
+            worker = start_worker(server, log_path)
+            await eventually(lambda: not any(alive(pid) for pid in left), 30)
+            await eventually(lambda: marked_offline(database) == STALE, 60)
+            runs = job_runs(database, "check_heartbeats")
+            await eventually(lambda: job_runs(database, "check_heartbeats") >= runs + 2, 30)
+            assert marked_offline(database) == timeout_rows(database) == STALE
+            assert_each_marked_once(database)
+            assert abandoned(database) == []  # its horse finished the run
+        finally:
+            kill_tree(worker)
+            for pid in left:  # not left behind, should one not exit
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
