@@ -6,13 +6,17 @@ worker carries on with the schedule at once."""
 import asyncio
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from redis import Redis
 from rq.registry import StartedJobRegistry
+from sqlalchemy import text
 
 from benchmark import children  # bench/benchmark.py: the child processes of a process
 from tests.charge_points import eventually
@@ -172,3 +176,104 @@ async def test_worker_killed_alone_leaves_no_scheduler_behind_and_its_run_finish
             for pid in left:  # not left behind, should one not exit
                 if alive(pid):
                     os.kill(pid, signal.SIGKILL)
+
+
+BACKUP = "app.tasks.backups.backup_database"
+BALLAST_MB = 100  # SQLite: a database that takes a while to copy page by page
+
+
+def finished_backups(folder: Path) -> list[Path]:
+    return sorted(folder.glob("ocpp-backup-*"))
+
+
+def partial_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob(".ocpp-backup-*.partial"))
+
+
+def add_ballast(database, megabytes: int) -> None:
+    database.execute("CREATE TABLE ballast (data BLOB)")
+    database.execute("WITH RECURSIVE numbers(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM numbers WHERE n < :count) "
+                     "INSERT INTO ballast SELECT randomblob(65536) FROM numbers", count=megabytes * 16)
+
+
+@contextmanager
+def table_locked(database, table: str):
+    """PostgreSQL: pg_dump waits for the lock on `table` (a migration holds such a lock) for the block."""
+    with database.engine.connect() as connection:
+        with connection.begin():
+            connection.execute(text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+            yield
+
+
+def backup_waiting_for_lock(database, folder: Path) -> bool:
+    return bool(partial_files(folder)) and database.scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_dump' AND wait_event_type = 'Lock'") == 1
+
+
+def catch_sqlite_copy(worker: subprocess.Popen, folder: Path, database_file: Path) -> None:
+    """Kill the worker as soon as the copy has begun (it lasts a good fraction of a second: a tight poll
+    sees it), and check it was caught in the middle."""
+    deadline = time.monotonic() + 60
+    while not any(path.stat().st_size > 0 for path in partial_files(folder)):
+        assert time.monotonic() < deadline and worker.poll() is None, "no backup began"
+        time.sleep(0.002)
+    kill_tree(worker)
+    assert partial_files(folder)[0].stat().st_size < database_file.stat().st_size, "the copy was not caught mid-way"
+
+
+def assert_complete(backup: Path, database) -> None:
+    """The backup reads back whole, with the database's charge points."""
+    if backup.suffix == ".sqlite3":
+        copy = sqlite3.connect(backup)
+        try:
+            assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+            assert copy.execute("SELECT count(*) FROM charge_points").fetchone()[0] == \
+                database.scalar("SELECT count(*) FROM charge_points")
+        finally:
+            copy.close()
+    else:
+        listing = subprocess.run(["pg_restore", "--file=-", "--data-only", "--table=charge_points", str(backup)],
+                                 capture_output=True, text=True, timeout=60)
+        assert listing.returncode == 0, listing.stderr
+        assert "COPY public.charge_points" in listing.stdout
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_backup_killed_mid_way_leaves_no_file_under_a_backups_name(backend, tmp_path_factory):
+    with running_server(backend, tmp_path_factory, REDIS_URL=fresh_redis_url(), BACKGROUND_JOBS="true",
+                        BACKUP_KEEP=5, **QUIET) as server:
+        database, folder = server.database, Path(server.environment["BACKUP_DIR"])
+        log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+        insert_stale_charge_points(database, 100)  # rows to find in the backups
+        if backend == "sqlite":
+            add_ballast(database, BALLAST_MB)
+        await run_worker(server, BACKUP)
+        [good] = finished_backups(folder)
+
+        worker = start_worker(server, log_path)  # its scheduler enqueues a backup at once
+        try:
+            if backend == "sqlite":
+                catch_sqlite_copy(worker, folder, Path(database.engine.url.database))
+            else:
+                with table_locked(database, "alembic_version"):
+                    await eventually(lambda: backup_waiting_for_lock(database, folder), 60)
+                    kill_tree(worker)
+        finally:
+            kill_tree(worker)
+        assert finished_backups(folder) == [good]  # the killed run's file has no backup's name
+        [killed] = partial_files(folder)
+
+        # Two hours later: no run can still be writing it. A fresh one may belong to a run under way.
+        os.utime(killed, (time.time() - 7200, time.time() - 7200))
+        under_way = folder / ".ocpp-backup-20990101T000000000Z.sqlite3.0123456789abcdef.partial"
+        under_way.write_bytes(b"being written")
+        await run_worker(server, BACKUP)
+        assert partial_files(folder) == [under_way]
+        backups = finished_backups(folder)
+        assert len(backups) == 2 and backups[0] == good
+        for backup in backups:
+            assert_complete(backup, database)
+        assert job_runs(database, "backup_database") == 2  # the killed run logged nothing
+        last = database.rows("SELECT message FROM system_logs WHERE event = 'job' AND message LIKE "
+                             "'backup_database:%' ORDER BY id")[-1]["message"]
+        assert "removed 1" in last
