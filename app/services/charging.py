@@ -302,32 +302,34 @@ def running_connectors() -> list[tuple[str, int]]:
                                    .where(Transaction.stop_timestamp.is_(None))).tuples())
 
 
-def running_while_offline(now: datetime, offline_for: float) -> list[tuple[Transaction, datetime]]:
+def running_while_offline(now: datetime, offline_for: float, after_id: int = 0,
+                          limit: int | None = None) -> list[tuple[Transaction, datetime]]:
     """Running transactions whose charge point has been offline for at least `offline_for` seconds,
-    with the moment it went offline."""
+    with the moment it went offline: the first `limit` after `after_id`, by id."""
     went_offline = ChargePoint.disconnected_at
     rows = db.session.execute(
         select(Transaction, went_offline).join(ChargePoint, ChargePoint.id == Transaction.charge_point_id)
         .where(Transaction.stop_timestamp.is_(None), went_offline.is_not(None),
                or_(ChargePoint.connected_at.is_(None), went_offline >= ChargePoint.connected_at),
-               went_offline <= now - timedelta(seconds=offline_for)))
+               went_offline <= now - timedelta(seconds=offline_for), Transaction.id > after_id)
+        .order_by(Transaction.id).limit(limit))
     return list(rows.tuples())
 
 
 def flag_offline(transaction: Transaction, now: datetime) -> bool:
-    """Flag the transaction as running while offline; False when it already was (or has stopped)."""
+    """Flag the transaction as running while offline; False when it already was (or has stopped). The
+    caller commits (with the log row that says so: a run killed in between must leave neither)."""
     result = db.session.execute(update(Transaction).where(
         Transaction.id == transaction.id, Transaction.offline_flagged_at.is_(None),
         Transaction.stop_timestamp.is_(None)).values(offline_flagged_at=now))
-    db.session.commit()
     return result.rowcount == 1
 
 
 def close_offline(transaction: Transaction, offline_since: datetime, reason: str) -> bool:
     """Close a transaction at the moment its charge point went offline (after nothing is known) and at
-    its last known meter reading; False when something else closed it first."""
+    its last known meter reading; False when something else closed it first. The caller commits; the
+    transaction reads as closed meanwhile."""
     closed = close_by_central_system(transaction, max(offline_since, transaction.start_timestamp), reason)
-    db.session.commit()
     if closed:
         db.session.refresh(transaction)
     return closed

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,7 @@ from tests.resilience.outages import LedgerChargePoint
 from tests.resilience.test_master_killed import alive
 from tests.servers import ROOT, fresh_redis_url, run_worker
 
-HEARTBEATS = "app.tasks.heartbeats.check_heartbeats"
-STALE = 20000  # rows the heartbeat timeout marks offline in batches of 500: seconds of work to catch
+STALE = 10000  # rows the heartbeat timeout marks offline in batches of 500: seconds of work to catch
 QUIET = {"METER_COLLECTION_INTERVAL": 3600, "OFFLINE_CHECK_INTERVAL": 3600, "RESERVATION_CHECK_INTERVAL": 3600,
          "BACKUP_INTERVAL": 86400}
 
@@ -62,8 +62,8 @@ def insert_stale_charge_points(database, count: int) -> None:
         "SELECT 'STALE-' || n, :old, :old, 60, :old, :old FROM numbers", count=count, old=_hour_ago())
 
 
-def _hour_ago():
-    from datetime import datetime, timedelta, timezone
+def _hour_ago() -> datetime:
+    """An hour ago as the server stores moments (naive UTC), for raw SQL."""
     return (datetime.now(timezone.utc) - timedelta(hours=1)).replace(tzinfo=None)
 
 
@@ -118,14 +118,13 @@ async def test_heartbeat_timeout_killed_mid_run_is_finished_by_the_next_worker_o
             lapse_started_runs(server)
 
             worker = start_worker(server, log_path)
-            runs = job_runs(database, "check_heartbeats")
             await eventually(lambda: marked_offline(database) == STALE, 60)
-            await eventually(lambda: job_runs(database, "check_heartbeats") >= runs + 2, 30)  # and on schedule
+            # It goes on on schedule; the runs after the one that finished have nothing to do, and do nothing.
+            runs = job_runs(database, "check_heartbeats")
+            await eventually(lambda: job_runs(database, "check_heartbeats") >= runs + 2, 30)
             await eventually(lambda: abandoned(database) == ["check_heartbeats"], 30)  # found by RQ's cleanup
             worker.send_signal(signal.SIGTERM)
             assert await asyncio.to_thread(worker.wait, 30) == 0, log_path.read_text()[-3000:]
-
-            await run_worker(server, HEARTBEATS)  # once more: nothing left to do, nothing done twice
             assert marked_offline(database) == timeout_rows(database) == STALE
             assert_each_marked_once(database)
             stop.set()
@@ -277,3 +276,68 @@ async def test_a_backup_killed_mid_way_leaves_no_file_under_a_backups_name(backe
         last = database.rows("SELECT message FROM system_logs WHERE event = 'job' AND message LIKE "
                              "'backup_database:%' ORDER BY id")[-1]["message"]
         assert "removed 1" in last
+
+
+RUNNING = 400  # transactions of charge points offline for two days: flagged and closed in batches of 100
+
+
+def insert_offline_transactions(database, count: int) -> None:
+    """Charge points gone two days ago in the middle of a transaction (meterStart n Wh, no meter value)."""
+    now = _hour_ago()
+    started, gone = now - timedelta(days=3), now - timedelta(days=2)
+    numbers = "WITH RECURSIVE numbers(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM numbers WHERE n < :count) "
+    database.execute(numbers + "INSERT INTO charge_points (id, connected_at, disconnected_at, created_at, updated_at) "
+                     "SELECT 'OFFLINE-' || n, :started, :gone, :started, :started FROM numbers",
+                     count=count, started=started, gone=gone)
+    database.execute(numbers + "INSERT INTO transactions (charge_point_id, connector_id, id_tag, id_tag_status, "
+                     "start_timestamp, meter_start, created_at, updated_at) SELECT 'OFFLINE-' || n, 1, 'TAG', "
+                     "'Accepted', :started, n, :started, :started FROM numbers", count=count, started=started)
+
+
+def offline_counts(database) -> dict:
+    """Transactions flagged and closed, and the WARNINGs saying so (each at most once per transaction)."""
+    counts = database.rows(
+        "SELECT count(offline_flagged_at) AS flagged, count(stop_timestamp) AS closed FROM transactions "
+        "WHERE charge_point_id LIKE 'OFFLINE-%'")[0]
+    for event in ("transaction_offline", "transaction_closed_offline"):
+        rows = database.rows("SELECT charge_point_id, count(*) AS n FROM system_logs WHERE event = :event AND "
+                             "charge_point_id LIKE 'OFFLINE-%' GROUP BY charge_point_id", event=event)
+        assert all(row["n"] == 1 for row in rows), f"a transaction has {event} twice"
+        counts = {**counts, event: len(rows)}
+    return counts
+
+
+def assert_each_change_logged(database) -> None:
+    counts = offline_counts(database)
+    assert counts["flagged"] == counts["transaction_offline"]
+    assert counts["closed"] == counts["transaction_closed_offline"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_offline_transaction_monitor_killed_mid_run_is_finished_by_the_next_worker_once(backend,
+                                                                                            tmp_path_factory):
+    settings = {**QUIET, "OFFLINE_CHECK_INTERVAL": 1, "OFFLINE_TRANSACTION_TIMEOUT": 60,
+                "OFFLINE_TRANSACTION_CLOSE_AFTER": 3600}
+    with running_server(backend, tmp_path_factory, REDIS_URL=fresh_redis_url(), BACKGROUND_JOBS="true",
+                        **settings) as server:
+        database, log_path = server.database, tmp_path_factory.mktemp("worker") / "worker.log"
+        insert_offline_transactions(database, RUNNING)
+        worker = start_worker(server, log_path)
+        try:
+            await eventually(lambda: offline_counts(database)["closed"] > 0, 60)
+            kill_tree(worker)
+            assert offline_counts(database)["closed"] < RUNNING, "the run was not caught in the middle"
+            assert_each_change_logged(database)  # each change committed with its log row
+
+            worker = start_worker(server, log_path)
+            await eventually(lambda: offline_counts(database)["closed"] == RUNNING, 60)
+            runs = job_runs(database, "monitor_offline_transactions")  # and after it, runs that do nothing
+            await eventually(lambda: job_runs(database, "monitor_offline_transactions") >= runs + 2, 30)
+        finally:
+            kill_tree(worker)
+        assert offline_counts(database) == {"flagged": RUNNING, "closed": RUNNING, "transaction_offline": RUNNING,
+                                            "transaction_closed_offline": RUNNING}
+        # Closed as one clean run closes them: when the charge point went, at the last known reading.
+        assert database.scalar("SELECT count(*) FROM transactions t JOIN charge_points c ON c.id = t.charge_point_id "
+                               "WHERE t.charge_point_id LIKE 'OFFLINE-%' AND t.stop_timestamp = c.disconnected_at "
+                               "AND t.meter_stop = t.meter_start AND t.stop_reason = 'OfflineTimeout'") == RUNNING
