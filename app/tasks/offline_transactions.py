@@ -16,7 +16,7 @@ from app.spec.datatypes import parse_timestamp
 from app.timeutil import utcnow
 
 CLOSE_REASON = "OfflineTimeout"
-BATCH = 100
+BATCH = 50
 
 
 @job
@@ -43,21 +43,22 @@ def monitor_offline_transactions(now: datetime | str | None = None) -> dict:
 def _flag_and_close(batch: list, now: datetime, close_after: float) -> tuple[int, int]:
     """Flag (and past `close_after`, close) the batch's transactions, with a WARNING for each change, in
     one commit; how many flagged and closed (not those another run or the charge point did first)."""
-    warnings, flagged, closed = [], 0, 0
-    for transaction, offline_since in batch:
-        offline_for = (now - offline_since).total_seconds()
-        if charging.flag_offline(transaction, now):
-            flagged += 1
+    flagged = charging.flag_offline([transaction.id for transaction, _ in batch], now)
+    closed = charging.close_offline([(transaction, since) for transaction, since in batch
+                                     if (now - since).total_seconds() >= close_after], CLOSE_REASON)
+    warnings = []
+    for transaction, since in batch:
+        offline_for = round((now - since).total_seconds())
+        if transaction.id in flagged:
             warnings.append(_warning(transaction, "transaction_offline", f"transaction {transaction.id} is running "
-                                     f"while its charge point has been offline for {round(offline_for)} s"))
-        if offline_for >= close_after and charging.close_offline(transaction, offline_since, CLOSE_REASON):
-            closed += 1
+                                     f"while its charge point has been offline for {offline_for} s"))
+        if transaction.id in closed:
             warnings.append(_warning(transaction, "transaction_closed_offline", f"transaction {transaction.id} "
-                                     f"closed at {transaction.meter_stop} Wh: its charge point has been offline "
-                                     f"for {round(offline_for)} s"))
+                                     f"closed at {closed[transaction.id]} Wh: its charge point has been offline "
+                                     f"for {offline_for} s"))
     system_log.store_many(warnings)
     db.session.commit()
-    return flagged, closed
+    return len(flagged), len(closed)
 
 
 def _warning(transaction, event: str, message: str) -> dict:

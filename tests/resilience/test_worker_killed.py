@@ -278,7 +278,7 @@ async def test_a_backup_killed_mid_way_leaves_no_file_under_a_backups_name(backe
         assert "removed 1" in last
 
 
-RUNNING = 400  # transactions of charge points offline for two days: flagged and closed in batches of 100
+RUNNING = 400  # transactions of charge points offline for two days: flagged and closed in batches of 50
 
 
 def insert_offline_transactions(database, count: int) -> None:
