@@ -10,8 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from tests.conftest import BACKENDS, running_server
 from tests.resilience.outages import LedgerChargePoint
 from tests.resilience.test_master_killed import alive
 from tests.servers import ROOT, fresh_redis_url, run_worker
+from tests.tasks.test_heartbeat_timeout import naive_utc
 
 STALE = 10000  # rows the heartbeat timeout marks offline in batches of 500: seconds of work to catch
 QUIET = {"METER_COLLECTION_INTERVAL": 3600, "OFFLINE_CHECK_INTERVAL": 3600, "RESERVATION_CHECK_INTERVAL": 3600,
@@ -45,12 +45,17 @@ def kill_tree(process: subprocess.Popen) -> None:
     stopped, found = [], [process.pid]
     while found:
         for pid in found:
-            os.kill(pid, signal.SIGSTOP)
+            signal_if_alive(pid, signal.SIGSTOP)
         stopped += found
         found = [child for pid in found for child in children(pid) if child not in stopped]
     for pid in stopped:
-        os.kill(pid, signal.SIGKILL)
+        signal_if_alive(pid, signal.SIGKILL)
     process.wait()
+
+
+def signal_if_alive(pid: int, signum: int) -> None:
+    with suppress(ProcessLookupError):  # (it ended meanwhile: a work horse done with its job)
+        os.kill(pid, signum)
 
 
 def insert_stale_charge_points(database, count: int) -> None:
@@ -59,12 +64,7 @@ def insert_stale_charge_points(database, count: int) -> None:
     database.execute(
         "WITH RECURSIVE numbers(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM numbers WHERE n < :count) "
         "INSERT INTO charge_points (id, connected_at, last_seen, heartbeat_interval, created_at, updated_at) "
-        "SELECT 'STALE-' || n, :old, :old, 60, :old, :old FROM numbers", count=count, old=_hour_ago())
-
-
-def _hour_ago() -> datetime:
-    """An hour ago as the server stores moments (naive UTC), for raw SQL."""
-    return (datetime.now(timezone.utc) - timedelta(hours=1)).replace(tzinfo=None)
+        "SELECT 'STALE-' || n, :old, :old, 60, :old, :old FROM numbers", count=count, old=naive_utc(hours_ago=1))
 
 
 def marked_offline(database) -> int:
@@ -173,8 +173,7 @@ async def test_worker_killed_alone_leaves_no_scheduler_behind_and_its_run_finish
         finally:
             kill_tree(worker)
             for pid in left:  # not left behind, should one not exit
-                if alive(pid):
-                    os.kill(pid, signal.SIGKILL)
+                signal_if_alive(pid, signal.SIGKILL)
 
 
 BACKUP = "app.tasks.backups.backup_database"
@@ -283,8 +282,7 @@ RUNNING = 400  # transactions of charge points offline for two days: flagged and
 
 def insert_offline_transactions(database, count: int) -> None:
     """Charge points gone two days ago in the middle of a transaction (meterStart n Wh, no meter value)."""
-    now = _hour_ago()
-    started, gone = now - timedelta(days=3), now - timedelta(days=2)
+    started, gone = naive_utc(hours_ago=72), naive_utc(hours_ago=48)
     numbers = "WITH RECURSIVE numbers(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM numbers WHERE n < :count) "
     database.execute(numbers + "INSERT INTO charge_points (id, connected_at, disconnected_at, created_at, updated_at) "
                      "SELECT 'OFFLINE-' || n, :started, :gone, :started, :started FROM numbers",
