@@ -7,43 +7,73 @@ scheduler of the periodic jobs declared in app/tasks/schedule.py.
 
 Both live through a Redis outage: RQ's worker quits on an error it does not expect and RQ's cron
 scheduler dies of any Redis error, so each is started again (with a pause, and a line in the log once
-per interval) until Redis answers. A job that was running when the worker was killed is not run
-again by RQ; the scheduler enqueues its next run, and every job may run twice without harm.
+per interval) until Redis answers.
+
+A job that was running when the worker was killed is not run again by RQ; the next worker's scheduler
+enqueues every job at once and then on schedule, and every job may run twice without harm. RQ finds
+the killed run abandoned once its heartbeat has lapsed (within a few minutes, at its next cleanup of
+the queues' registries) and the system log says so. A scheduler whose worker was killed stops by
+itself, so that it does not enqueue beside the next worker's.
 """
 import argparse
 import multiprocessing
+import os
 import signal
 import sys
+import threading
 import time
 
 from redis.exceptions import RedisError
 from rq import Worker
 from rq.cron import CronScheduler
-from rq.exceptions import StopRequested
+from rq.exceptions import AbandonedJobError, StopRequested
 
 from app import create_app
 from app.extensions import new_redis_client
 from app.outages import FailureLog
+from app.services import system_log
 from app.tasks.runner import register_cron_jobs
 from app.tasks.schedule import QUEUES
 from config import Config, load_config_or_exit
 
 RESTART_PAUSE_SECONDS = 2
+ORPHAN_CHECK_SECONDS = 1
 
 
 class AppWorker(Worker):
     """An RQ worker whose jobs run inside the app context (database, settings, connections)."""
 
     def __init__(self, *args, app, **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, exception_handlers=[self.record_abandoned], **kwargs)
         self.app = app
 
     def perform_job(self, *args, **kwargs):
         with self.app.app_context():
             return super().perform_job(*args, **kwargs)
 
+    def record_abandoned(self, job, exc_type, exc_value, traceback) -> None:
+        """A run whose worker died in the middle (killed, out of memory) logs nothing itself: RQ's cleanup
+        finds it, and the system log says so. Other failures the job logged itself (app.tasks.job)."""
+        if exc_type is not AbandonedJobError:
+            return
+        name = job.func_name.rsplit(".", 1)[-1]
+        with self.app.app_context():
+            system_log.error("job_abandoned", f"{name} was abandoned: the worker running it stopped in the middle "
+                                              "(killed?); its next run carries on", details={"job": name})
 
-def run_scheduler(config: Config) -> None:
+
+def stop_when_orphaned(parent: int) -> None:
+    """SIGTERM to this process once `parent` is gone: a scheduler whose worker was killed (SIGKILL leaves
+    no chance to stop it) would go on enqueueing beside the next worker's scheduler."""
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(ORPHAN_CHECK_SECONDS)
+        os.kill(os.getpid(), signal.SIGTERM)
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+
+
+def run_scheduler(config: Config, parent: int) -> None:
+    stop_when_orphaned(parent)
     app = create_app(config)
     failures = FailureLog("the RQ cron scheduler cannot reach Redis; it starts again")
     while True:
@@ -90,7 +120,7 @@ def main(argv=None) -> None:
         sys.exit("configuration error: worker.py needs REDIS_URL (without Redis, the server runs the jobs itself)")
     scheduler = None
     if options.scheduler and not options.burst and config.BACKGROUND_JOBS:
-        scheduler = multiprocessing.Process(target=run_scheduler, args=(config,), name="rq-cron-scheduler")
+        scheduler = multiprocessing.Process(target=run_scheduler, args=(config, os.getpid()), name="rq-cron-scheduler")
         scheduler.start()
     app = create_app(config)
     try:

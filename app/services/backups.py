@@ -1,8 +1,10 @@
 """Consistent database backups in BACKUP_DIR, and restoring one.
 
 SQLite: the online backup API, safe while the server writes. PostgreSQL: pg_dump's custom format,
-restored with pg_restore. A backup is written under a temporary name and renamed when complete, so no
-half-written file ever has a backup's name; the newest BACKUP_KEEP are kept.
+restored with pg_restore. A backup is written under a temporary name, flushed to disk and renamed when
+complete, so no half-written file ever has a backup's name, not even after a crash; the newest
+BACKUP_KEEP are kept. The temporary file of a run that died (its process killed) is removed by a later
+run once no live run can be writing it.
 """
 import os
 import sqlite3
@@ -19,6 +21,8 @@ from app.timeutil import utcnow
 
 PREFIX = "ocpp-backup-"
 SUFFIX = {"sqlite": ".sqlite3", "postgres": ".pgdump"}
+PARTIAL = ".partial"
+TIME_LIMIT = 3600  # seconds a backup may take: pg_dump is stopped past it, and so is the job
 
 
 class BackupError(RuntimeError):
@@ -30,23 +34,51 @@ def directory() -> Path:
 
 
 def make_backup(now: datetime | None = None) -> tuple[Path, list[Path]]:
-    """Write a backup; the path written and the old backups removed."""
+    """Write a backup; the path written and the files removed (old backups past BACKUP_KEEP, temporary
+    files of runs that died)."""
     config, now = current_app.config, now or utcnow()
     folder = directory()
     folder.mkdir(parents=True, exist_ok=True)
+    abandoned = remove_abandoned(folder)
     kind = config["DATABASE_KIND"]
     final = folder / f"{PREFIX}{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}Z{SUFFIX[kind]}"
-    partial = folder / f".{final.name}.{uuid.uuid4().hex}.partial"
+    partial = folder / f".{final.name}.{uuid.uuid4().hex}{PARTIAL}"
     try:
         if kind == "sqlite":
             _copy_sqlite(config["SQLALCHEMY_DATABASE_URI"], partial)
         else:
             _run(["pg_dump", "--format=custom", "--no-owner", f"--file={partial}",
                   f"--dbname={libpq_url(config['SQLALCHEMY_DATABASE_URI'])}"], "pg_dump")
+        _flush(partial)
         os.replace(partial, final)
+        _flush(folder)
     finally:
         partial.unlink(missing_ok=True)
-    return final, prune(folder, config["BACKUP_KEEP"])
+    return final, prune(folder, config["BACKUP_KEEP"]) + abandoned
+
+
+def remove_abandoned(folder: Path, now: float | None = None) -> list[Path]:
+    """Remove the temporary files untouched for longer than a backup may take: the runs writing them died
+    (killed in the middle). Those of runs under way, here or in another process, stay."""
+    cutoff = (now or time.time()) - TIME_LIMIT
+    removed = []
+    for path in folder.glob(f".{PREFIX}*{PARTIAL}"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed.append(path)
+        except FileNotFoundError:
+            pass  # another run removed it first
+    return removed
+
+
+def _flush(path: Path) -> None:
+    """The file's (or the directory's: a rename) contents on disk, not only in the page cache."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def backups(folder: Path | None = None) -> list[Path]:
@@ -104,8 +136,10 @@ def libpq_url(uri: str) -> str:
 
 def _run(command: list[str], name: str) -> None:
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=3600)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=TIME_LIMIT)
     except FileNotFoundError:
         raise BackupError(f"{name} is not installed (PostgreSQL client tools are needed)") from None
+    except subprocess.TimeoutExpired:
+        raise BackupError(f"{name} took longer than {TIME_LIMIT} s and was stopped") from None
     if result.returncode != 0:
         raise BackupError(f"{name} failed: {result.stderr.strip()[-500:]}")

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from ocpp.v16.enums import AuthorizationStatus
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, case, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import events
@@ -302,32 +302,45 @@ def running_connectors() -> list[tuple[str, int]]:
                                    .where(Transaction.stop_timestamp.is_(None))).tuples())
 
 
-def running_while_offline(now: datetime, offline_for: float) -> list[tuple[Transaction, datetime]]:
+def running_while_offline(now: datetime, offline_for: float, after_id: int = 0,
+                          limit: int | None = None) -> list[tuple[Transaction, datetime]]:
     """Running transactions whose charge point has been offline for at least `offline_for` seconds,
-    with the moment it went offline."""
+    with the moment it went offline: the first `limit` after `after_id`, by id."""
     went_offline = ChargePoint.disconnected_at
     rows = db.session.execute(
         select(Transaction, went_offline).join(ChargePoint, ChargePoint.id == Transaction.charge_point_id)
         .where(Transaction.stop_timestamp.is_(None), went_offline.is_not(None),
                or_(ChargePoint.connected_at.is_(None), went_offline >= ChargePoint.connected_at),
-               went_offline <= now - timedelta(seconds=offline_for)))
-    return list(rows.tuples())
+               went_offline <= now - timedelta(seconds=offline_for), Transaction.id > after_id)
+        .order_by(Transaction.id).limit(limit))
+    return [(transaction, went_offline_at) for transaction, went_offline_at in rows]
 
 
-def flag_offline(transaction: Transaction, now: datetime) -> bool:
-    """Flag the transaction as running while offline; False when it already was (or has stopped)."""
-    result = db.session.execute(update(Transaction).where(
-        Transaction.id == transaction.id, Transaction.offline_flagged_at.is_(None),
-        Transaction.stop_timestamp.is_(None)).values(offline_flagged_at=now))
-    db.session.commit()
-    return result.rowcount == 1
+def flag_offline(transaction_ids: list[int], now: datetime) -> set[int]:
+    """Flag those of the transactions still running and not flagged yet as running while offline, in one
+    UPDATE; the ids flagged. The caller commits (with the log rows saying so: a run killed in between
+    must leave neither)."""
+    return set(db.session.scalars(update(Transaction).where(
+        Transaction.id.in_(transaction_ids), Transaction.offline_flagged_at.is_(None),
+        Transaction.stop_timestamp.is_(None)).values(offline_flagged_at=now).returning(Transaction.id)))
 
 
-def close_offline(transaction: Transaction, offline_since: datetime, reason: str) -> bool:
-    """Close a transaction at the moment its charge point went offline (after nothing is known) and at
-    its last known meter reading; False when something else closed it first."""
-    closed = close_by_central_system(transaction, max(offline_since, transaction.start_timestamp), reason)
-    db.session.commit()
-    if closed:
-        db.session.refresh(transaction)
-    return closed
+def close_offline(offline: list[tuple[Transaction, datetime]], reason: str) -> dict[int, int]:
+    """Close each transaction at the moment its charge point went offline (after nothing is known) and at
+    its last known meter reading, as close_by_central_system does, for many in one UPDATE; the meterStop
+    of each closed, by id (not those something else closed first). The caller commits."""
+    if not offline:
+        return {}
+    registers = meter_values.latest_samples([t.id for t, _ in offline], meter_values.ENERGY_REGISTER)
+    stops = {t.id: (max(since, t.start_timestamp), _meter_end_wh(t, registers.get(t.id))) for t, since in offline}
+    moment = Transaction.__table__.c.stop_timestamp.type  # (the CASE's values are bound as the column's)
+    closed = set(db.session.scalars(
+        update(Transaction).where(Transaction.id.in_(stops), Transaction.stop_timestamp.is_(None))
+        .values(stop_timestamp=case({tid: literal(at, moment) for tid, (at, _) in stops.items()}, value=Transaction.id),
+                meter_stop=case({tid: wh for tid, (_, wh) in stops.items()}, value=Transaction.id),
+                stop_reason=reason, stopped_by=STOPPED_BY_CENTRAL_SYSTEM, updated_at=utcnow())
+        .returning(Transaction.id)))
+    for transaction, _ in offline:
+        if transaction.id in closed:  # pages ask again after a moment, by when the caller has committed
+            events.publish_transaction(transaction, running=False)
+    return {tid: stops[tid][1] for tid in closed}

@@ -2,6 +2,7 @@
 from dataclasses import dataclass
 from typing import Callable
 
+from app.services.backups import TIME_LIMIT as BACKUP_TIME_LIMIT
 from app.tasks.backups import backup_database
 from app.tasks.heartbeats import check_heartbeats
 from app.tasks.meters import collect_meter_values
@@ -25,5 +26,5 @@ PERIODIC_JOBS = (
     PeriodicJob(check_heartbeats, "HEARTBEAT_CHECK_INTERVAL"),
     PeriodicJob(monitor_offline_transactions, "OFFLINE_CHECK_INTERVAL"),
     PeriodicJob(expire_reservations, "RESERVATION_CHECK_INTERVAL"),
-    PeriodicJob(backup_database, "BACKUP_INTERVAL", queue=BACKUP_QUEUE, timeout=3600),
+    PeriodicJob(backup_database, "BACKUP_INTERVAL", queue=BACKUP_QUEUE, timeout=BACKUP_TIME_LIMIT),
 )
