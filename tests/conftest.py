@@ -2,11 +2,10 @@
 and the application in this process on the same two backends, for fast tests of the domain services."""
 from contextlib import contextmanager
 
-import flask_migrate
 import httpx
 import pytest
 
-from tests.servers import ScratchDatabase, require_backend, start_server
+from tests.servers import ScratchDatabase, drop_templates, require_backend, start_server
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -26,6 +25,13 @@ def running_server(backend: str, tmp_path_factory, **settings):
         if server is not None:
             server.stop()
         database.drop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def database_templates():
+    """The migrated databases the scratch databases are copied from, dropped at the end of the run."""
+    yield
+    drop_templates()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -64,8 +70,6 @@ def app(request, tmp_path_factory):
     try:
         flask_app = create_app(Config({"DATABASE_URL": database.url, "BACKGROUND_JOBS": "false",
                                        "LOG_LEVEL": "WARNING"}))
-        with flask_app.app_context():
-            flask_migrate.upgrade()
         flask_app.scratch_database = database
         yield flask_app
     finally:

@@ -4,9 +4,11 @@ import asyncio
 import itertools
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from contextlib import contextmanager
@@ -63,6 +65,7 @@ class DatabaseReader:
     """What the tests ask of a server's database: a value, rows, a statement of their own."""
 
     engine: Engine
+    migrated = False  # whether the migrations have run on it: a server started on it runs them first
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -81,24 +84,80 @@ class DatabaseReader:
 
 
 class ScratchDatabase(DatabaseReader):
-    """A database for one server: created empty, dropped afterwards."""
+    """A database for one server, dropped afterwards: a copy of the migrated template of its kind, or
+    (`migrated=False`) created empty."""
 
-    def __init__(self, kind: str, directory: Path):
+    def __init__(self, kind: str, directory: Path, migrated: bool = True):
         self.kind = kind
+        self.migrated = migrated
         if kind == "sqlite":
-            self.url = f"sqlite:///{directory / f'ocpp-{uuid.uuid4().hex[:8]}.db'}"
+            path = directory / f"ocpp-{uuid.uuid4().hex[:8]}.db"
+            if migrated:
+                shutil.copyfile(migrated_template(kind), path)
+            self.url = f"sqlite:///{path}"
         else:
             self.name = f"ocpp_test_{uuid.uuid4().hex[:12]}"
+            template = f' TEMPLATE "{migrated_template(kind)}"' if migrated else ""
             with _postgres_admin() as admin:
-                admin.execute(text(f'CREATE DATABASE "{self.name}"'))
-            self.url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{self.name}"
+                admin.execute(text(f'CREATE DATABASE "{self.name}"{template}'))
+            self.url = _postgres_url(self.name)
         self.engine: Engine = create_engine(self.url)
 
     def drop(self) -> None:
         self.engine.dispose()
         if self.kind == "postgres":
-            with _postgres_admin() as admin:
-                admin.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+            _drop_postgres(self.name)
+
+
+# Per backend, a database that `flask db upgrade` migrated once in this process: each ScratchDatabase
+# starts as a copy of it (a file copy, or CREATE DATABASE ... TEMPLATE: milliseconds, where migrating
+# costs a Python process and seconds). tests/test_migrations.py migrates empty databases itself.
+_templates: dict[str, str] = {}  # kind -> the template's SQLite file, or its PostgreSQL database's name
+
+
+def migrated_template(kind: str) -> str:
+    if kind not in _templates:
+        _templates[kind] = _sqlite_template() if kind == "sqlite" else _postgres_template()
+    return _templates[kind]
+
+
+def _sqlite_template() -> str:
+    path = Path(tempfile.mkdtemp(prefix="ocpp-template-")) / "template.db"
+    migrate(server_environment(f"sqlite:///{path}"))
+    # The migrating process closed its connections, which leaves everything in the file, nothing in a WAL.
+    assert not path.with_name(path.name + "-wal").exists()
+    return str(path)
+
+
+def _postgres_template() -> str:
+    name = f"ocpp_template_{uuid.uuid4().hex[:12]}"
+    with _postgres_admin() as admin:
+        admin.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        migrate(server_environment(_postgres_url(name)))
+    except Exception:
+        _drop_postgres(name)
+        raise
+    return name
+
+
+def drop_templates() -> None:
+    """At the end of the run: the templates made (none if no test needed one)."""
+    while _templates:
+        kind, template = _templates.popitem()
+        if kind == "sqlite":
+            shutil.rmtree(Path(template).parent, ignore_errors=True)
+        else:
+            _drop_postgres(template)
+
+
+def _postgres_url(name: str) -> str:
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _drop_postgres(name: str) -> None:
+    with _postgres_admin() as admin:
+        admin.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @contextmanager
@@ -171,7 +230,7 @@ def migrate(environment: dict) -> None:
 
 @dataclass
 class RunningServer:
-    database: ScratchDatabase
+    database: DatabaseReader
     websocket_port: int
     api_port: int
     process: subprocess.Popen
@@ -199,14 +258,17 @@ class RunningServer:
                 self.process.wait()
 
 
-def start_server(database: ScratchDatabase, directory: Path, **settings) -> RunningServer:
-    """Migrate the database, then start gunicorn exactly as `make run` does (gunicorn.conf.py)."""
+def start_server(database: DatabaseReader, directory: Path, **settings) -> RunningServer:
+    """Migrate the database (unless it is a migrated copy already), then start gunicorn exactly as `make run`
+    does (gunicorn.conf.py)."""
     websocket_port = int(settings.pop("OCPP_WEBSOCKET_PORT", 0)) or free_port()
     api_port = int(settings.pop("OCPP_API_PORT", 0)) or free_port()
     settings.setdefault("BACKUP_DIR", directory / "backups")
     environment = server_environment(database.url, OCPP_WEBSOCKET_PORT=websocket_port,
                                      OCPP_API_PORT=api_port, **settings)
-    migrate(environment)
+    if not database.migrated:
+        migrate(environment)
+        database.migrated = True
     log_path = directory / f"server-{websocket_port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"], cwd=ROOT,

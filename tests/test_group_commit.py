@@ -2,7 +2,6 @@
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
-import flask_migrate
 import gevent
 import pytest
 from sqlalchemy import event, select, text
@@ -25,7 +24,6 @@ def app(request, tmp_path):
     database = ScratchDatabase(request.param, tmp_path)
     app = create_app(Config({"DATABASE_URL": database.url}))
     with app.app_context():
-        flask_migrate.upgrade()
         db.session.add(ChargePoint(id="CP1"))
         db.session.commit()
         yield app
