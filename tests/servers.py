@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 from redis import Redis
 from redis.exceptions import RedisError
@@ -277,10 +278,28 @@ def start_server(database: DatabaseReader, directory: Path, **settings) -> Runni
     try:
         wait_for_port(api_port, process)
         wait_for_port(websocket_port, process)
+        wait_for_an_answer(server)
     except RuntimeError as error:
         server.stop()
         raise RuntimeError(f"{error}\n--- server log ---\n{server.log()}") from None
     return server
+
+
+def wait_for_an_answer(server: RunningServer, timeout: float = 60.0) -> None:
+    """gunicorn listens before its worker has imported the application (seconds on a busy machine): until
+    then a request waits, past an HTTP client's default timeout. Any answer means a worker serves."""
+    scheme = "https" if server.environment.get("OCPP_USE_TLS") == "true" else "http"
+    deadline = time.monotonic() + timeout
+    while True:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited with {server.process.returncode}")
+        try:
+            httpx.get(f"{scheme}://127.0.0.1:{server.api_port}/healthz", verify=False, timeout=5)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server did not answer on {server.api_port} within {timeout} s") from None
+            time.sleep(0.05)
 
 
 async def run_worker(server: RunningServer, *jobs: str | tuple[str, dict]) -> str:
