@@ -28,13 +28,19 @@ POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://
 POSTGRES_REQUIRED = os.environ.get("OCPP_TEST_REQUIRE_POSTGRES") == "1"
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 REDIS_REQUIRED = os.environ.get("OCPP_TEST_REQUIRE_REDIS") == "1"
-_redis_databases = itertools.cycle(range(1, 16))
 
+# pytest-xdist runs the suite in several processes (pytest.ini): each takes its own share of the Redis
+# databases and of the listening ports, so that no two hand out the same one.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 7:
+    raise RuntimeError(f"{_WORKERS} pytest-xdist workers: at most 7 share Redis's 15 databases (two each at least)")
+_redis_databases = itertools.cycle(range(1 + _WORKER, 16, _WORKERS))
 
 # Listening ports come from below the kernel's ephemeral range (32768-60999 on Linux), where the suite's
 # thousands of outgoing connections take their local ports: a port found free there may be taken by a
 # client before the server binds it.
-_LISTENING_PORTS = range(20000, 32000)
+_LISTENING_PORTS = range(20000 + _WORKER, 32000, _WORKERS)
 
 
 def free_port() -> int:
@@ -205,7 +211,8 @@ def require_redis() -> None:
 
 
 def fresh_redis_url() -> str:
-    """A Redis database (1 to 15, in turn) emptied for one server; database 0 is left alone."""
+    """A Redis database (1 to 15, in turn: this worker's share) emptied for one server; database 0 is left
+    alone."""
     require_redis()
     url = f"{REDIS_URL}/{next(_redis_databases)}"
     Redis.from_url(url).flushdb()
