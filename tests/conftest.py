@@ -27,15 +27,6 @@ def running_server(backend: str, tmp_path_factory, **settings):
         database.drop()
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items):
-    """pytest-xdist hands out groups of tests (--dist loadgroup in pytest.ini): a module is one group unless
-    it names its own, so that its module-scoped servers start in one worker only."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
-
-
 @pytest.fixture(scope="session", autouse=True)
 def database_templates():
     """The migrated databases the scratch databases are copied from, dropped at the end of the run."""
