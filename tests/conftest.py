@@ -1,12 +1,11 @@
 """Fixtures: real servers (gunicorn + gevent) on SQLite and on PostgreSQL, each with its own database;
 and the application in this process on the same two backends, for fast tests of the domain services."""
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
-import flask_migrate
 import httpx
 import pytest
 
-from tests.servers import ScratchDatabase, require_backend, start_server
+from tests.servers import ScratchDatabase, drop_templates, require_backend, start_server
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -28,6 +27,29 @@ def running_server(backend: str, tmp_path_factory, **settings):
         database.drop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def database_templates():
+    """The migrated databases the scratch databases are copied from, dropped at the end of the run."""
+    yield
+    drop_templates()
+
+
+@pytest.fixture(scope="session")
+def keep():
+    """keep(key, make) -> what the context manager make() gives, made at the first call with `key` and
+    closed at the end of the run. pytest tears a parametrized session fixture down whenever a test wants
+    another of its parameters, which in a pytest-xdist process (handed modules in turn) is at nearly every
+    module: the session fixtures of each backend keep theirs here instead."""
+    with ExitStack() as stack:
+        kept = {}
+
+        def get(key, make):
+            if key not in kept:
+                kept[key] = stack.enter_context(make())
+            return kept[key]
+        yield get
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request) -> str:
     require_backend(request.param)
@@ -35,10 +57,9 @@ def backend(request) -> str:
 
 
 @pytest.fixture(scope="session")
-def server(backend, tmp_path_factory):
+def server(backend, tmp_path_factory, keep):
     """The server most tests share, with the default settings; tests keep apart by charge point id."""
-    with running_server(backend, tmp_path_factory, OCPP_COMMAND_TIMEOUT=3) as running:
-        yield running
+    return keep(("server", backend), lambda: running_server(backend, tmp_path_factory, OCPP_COMMAND_TIMEOUT=3))
 
 
 @pytest.fixture
@@ -54,18 +75,21 @@ async def api(server):
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def app(request, tmp_path_factory):
+def app(request, tmp_path_factory, keep):
     """create_app() in this process with a test Config, on a migrated scratch database of each backend
     (no server, no Redis): the domain services called directly."""
+    require_backend(request.param)
+    return keep(("app", request.param), lambda: in_process_app(request.param, tmp_path_factory))
+
+
+@contextmanager
+def in_process_app(kind: str, tmp_path_factory):
     from app import create_app
     from config import Config
-    require_backend(request.param)
-    database = ScratchDatabase(request.param, tmp_path_factory.mktemp(f"app-{request.param}"))
+    database = ScratchDatabase(kind, tmp_path_factory.mktemp(f"app-{kind}"))
     try:
         flask_app = create_app(Config({"DATABASE_URL": database.url, "BACKGROUND_JOBS": "false",
                                        "LOG_LEVEL": "WARNING"}))
-        with flask_app.app_context():
-            flask_migrate.upgrade()
         flask_app.scratch_database = database
         yield flask_app
     finally:

@@ -4,9 +4,11 @@ import asyncio
 import itertools
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from contextlib import contextmanager
@@ -26,13 +28,19 @@ POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://
 POSTGRES_REQUIRED = os.environ.get("OCPP_TEST_REQUIRE_POSTGRES") == "1"
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 REDIS_REQUIRED = os.environ.get("OCPP_TEST_REQUIRE_REDIS") == "1"
-_redis_databases = itertools.cycle(range(1, 16))
 
+# pytest-xdist runs the suite in several processes (pytest.ini): each takes its own share of the Redis
+# databases and of the listening ports, so that no two hand out the same one.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 7:
+    raise RuntimeError(f"{_WORKERS} pytest-xdist workers: at most 7 share Redis's 15 databases (two each at least)")
+_redis_databases = itertools.cycle(range(1 + _WORKER, 16, _WORKERS))
 
 # Listening ports come from below the kernel's ephemeral range (32768-60999 on Linux), where the suite's
 # thousands of outgoing connections take their local ports: a port found free there may be taken by a
 # client before the server binds it.
-_LISTENING_PORTS = range(20000, 32000)
+_LISTENING_PORTS = range(20000 + _WORKER, 32000, _WORKERS)
 
 
 def free_port() -> int:
@@ -60,27 +68,11 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -
     raise RuntimeError(f"server did not listen on {port} within {timeout} s")
 
 
-def wait_for_answers(server: "RunningServer", timeout: float = 60.0) -> None:
-    """Until a worker answers /healthz: gunicorn's master listens at once, and on a loaded machine a worker
-    may take seconds more to load the app, longer than a test's first request may wait."""
-    scheme = "https" if server.environment.get("OCPP_USE_TLS") == "true" else "http"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"server exited with {server.process.returncode}")
-        try:
-            if httpx.get(f"{scheme}://127.0.0.1:{server.api_port}/healthz", verify=False, timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"no worker answered /healthz within {timeout} s")
-
-
 class DatabaseReader:
     """What the tests ask of a server's database: a value, rows, a statement of their own."""
 
     engine: Engine
+    migrated = False  # whether the migrations have run on it: a server started on it runs them first
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -99,24 +91,80 @@ class DatabaseReader:
 
 
 class ScratchDatabase(DatabaseReader):
-    """A database for one server: created empty, dropped afterwards."""
+    """A database for one server, dropped afterwards: a copy of the migrated template of its kind, or
+    (`migrated=False`) created empty."""
 
-    def __init__(self, kind: str, directory: Path):
+    def __init__(self, kind: str, directory: Path, migrated: bool = True):
         self.kind = kind
+        self.migrated = migrated
         if kind == "sqlite":
-            self.url = f"sqlite:///{directory / f'ocpp-{uuid.uuid4().hex[:8]}.db'}"
+            path = directory / f"ocpp-{uuid.uuid4().hex[:8]}.db"
+            if migrated:
+                shutil.copyfile(migrated_template(kind), path)
+            self.url = f"sqlite:///{path}"
         else:
             self.name = f"ocpp_test_{uuid.uuid4().hex[:12]}"
+            template = f' TEMPLATE "{migrated_template(kind)}"' if migrated else ""
             with _postgres_admin() as admin:
-                admin.execute(text(f'CREATE DATABASE "{self.name}"'))
-            self.url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{self.name}"
+                admin.execute(text(f'CREATE DATABASE "{self.name}"{template}'))
+            self.url = _postgres_url(self.name)
         self.engine: Engine = create_engine(self.url)
 
     def drop(self) -> None:
         self.engine.dispose()
         if self.kind == "postgres":
-            with _postgres_admin() as admin:
-                admin.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+            _drop_postgres(self.name)
+
+
+# Per backend, a database that `flask db upgrade` migrated once in this process: each ScratchDatabase
+# starts as a copy of it (a file copy, or CREATE DATABASE ... TEMPLATE: milliseconds, where migrating
+# costs a Python process and seconds). tests/test_migrations.py migrates empty databases itself.
+_templates: dict[str, str] = {}  # kind -> the template's SQLite file, or its PostgreSQL database's name
+
+
+def migrated_template(kind: str) -> str:
+    if kind not in _templates:
+        _templates[kind] = _sqlite_template() if kind == "sqlite" else _postgres_template()
+    return _templates[kind]
+
+
+def _sqlite_template() -> str:
+    path = Path(tempfile.mkdtemp(prefix="ocpp-template-")) / "template.db"
+    migrate(server_environment(f"sqlite:///{path}"))
+    # The migrating process closed its connections, which leaves everything in the file, nothing in a WAL.
+    assert not path.with_name(path.name + "-wal").exists()
+    return str(path)
+
+
+def _postgres_template() -> str:
+    name = f"ocpp_template_{uuid.uuid4().hex[:12]}"
+    with _postgres_admin() as admin:
+        admin.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        migrate(server_environment(_postgres_url(name)))
+    except Exception:
+        _drop_postgres(name)
+        raise
+    return name
+
+
+def drop_templates() -> None:
+    """At the end of the run: the templates made (none if no test needed one)."""
+    while _templates:
+        kind, template = _templates.popitem()
+        if kind == "sqlite":
+            shutil.rmtree(Path(template).parent, ignore_errors=True)
+        else:
+            _drop_postgres(template)
+
+
+def _postgres_url(name: str) -> str:
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _drop_postgres(name: str) -> None:
+    with _postgres_admin() as admin:
+        admin.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @contextmanager
@@ -163,7 +211,8 @@ def require_redis() -> None:
 
 
 def fresh_redis_url() -> str:
-    """A Redis database (1 to 15, in turn) emptied for one server; database 0 is left alone."""
+    """A Redis database (1 to 15, in turn: this worker's share) emptied for one server; database 0 is left
+    alone."""
     require_redis()
     url = f"{REDIS_URL}/{next(_redis_databases)}"
     Redis.from_url(url).flushdb()
@@ -189,7 +238,7 @@ def migrate(environment: dict) -> None:
 
 @dataclass
 class RunningServer:
-    database: ScratchDatabase
+    database: DatabaseReader
     websocket_port: int
     api_port: int
     process: subprocess.Popen
@@ -217,14 +266,17 @@ class RunningServer:
                 self.process.wait()
 
 
-def start_server(database: ScratchDatabase, directory: Path, **settings) -> RunningServer:
-    """Migrate the database, then start gunicorn exactly as `make run` does (gunicorn.conf.py)."""
+def start_server(database: DatabaseReader, directory: Path, **settings) -> RunningServer:
+    """Migrate the database (unless it is a migrated copy already), then start gunicorn exactly as `make run`
+    does (gunicorn.conf.py)."""
     websocket_port = int(settings.pop("OCPP_WEBSOCKET_PORT", 0)) or free_port()
     api_port = int(settings.pop("OCPP_API_PORT", 0)) or free_port()
     settings.setdefault("BACKUP_DIR", directory / "backups")
     environment = server_environment(database.url, OCPP_WEBSOCKET_PORT=websocket_port,
                                      OCPP_API_PORT=api_port, **settings)
-    migrate(environment)
+    if not database.migrated:
+        migrate(environment)
+        database.migrated = True
     log_path = directory / f"server-{websocket_port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"], cwd=ROOT,
@@ -233,11 +285,28 @@ def start_server(database: ScratchDatabase, directory: Path, **settings) -> Runn
     try:
         wait_for_port(api_port, process)
         wait_for_port(websocket_port, process)
-        wait_for_answers(server)
+        wait_for_an_answer(server)
     except RuntimeError as error:
         server.stop()
         raise RuntimeError(f"{error}\n--- server log ---\n{server.log()}") from None
     return server
+
+
+def wait_for_an_answer(server: RunningServer, timeout: float = 60.0) -> None:
+    """gunicorn listens before its worker has imported the application (seconds on a busy machine): until
+    then a request waits, past an HTTP client's default timeout. Any answer means a worker serves."""
+    scheme = "https" if server.environment.get("OCPP_USE_TLS") == "true" else "http"
+    deadline = time.monotonic() + timeout
+    while True:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited with {server.process.returncode}")
+        try:
+            httpx.get(f"{scheme}://127.0.0.1:{server.api_port}/healthz", verify=False, timeout=5)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server did not answer on {server.api_port} within {timeout} s") from None
+            time.sleep(0.05)
 
 
 async def run_worker(server: RunningServer, *jobs: str | tuple[str, dict]) -> str:

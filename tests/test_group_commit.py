@@ -2,7 +2,6 @@
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
-import flask_migrate
 import gevent
 import pytest
 from sqlalchemy import event, select, text
@@ -27,7 +26,6 @@ def migrated_app(kind: str, tmp_path, url_of=lambda url: url):
     database = ScratchDatabase(kind, tmp_path)
     app = create_app(Config({"DATABASE_URL": url_of(database.url)}))
     with app.app_context():
-        flask_migrate.upgrade()
         db.session.add(ChargePoint(id="CP1"))
         db.session.commit()
         yield app

@@ -15,7 +15,7 @@ from tests.servers import ScratchDatabase, require_backend
 @pytest.fixture(params=BACKENDS)
 def empty_database(request, tmp_path):
     require_backend(request.param)
-    database = ScratchDatabase(request.param, tmp_path)
+    database = ScratchDatabase(request.param, tmp_path, migrated=False)
     yield database
     database.drop()
 

@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -41,16 +42,21 @@ def create_accounts(server, accounts: dict[str, str], password: str = PASSWORD) 
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def console_server(request, tmp_path_factory):
+def console_server(request, tmp_path_factory, keep):
     """A server with API keys (so that /api is closed to the console's cookie) and three accounts; the
     PostgreSQL one carries its live events over Redis."""
     require_backend(request.param)
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no chromium at {CHROMIUM}: apt-get install chromium (.ci/run does)")
+    return keep(("console", request.param), lambda: running_console_server(request.param, tmp_path_factory))
+
+
+@contextmanager
+def running_console_server(backend: str, tmp_path_factory):
     settings = {"API_KEYS": API_KEY, "OCPP_COMMAND_TIMEOUT": 3}
-    if request.param == "postgres":
+    if backend == "postgres":
         settings["REDIS_URL"] = fresh_redis_url()
-    with running_server(request.param, tmp_path_factory, **settings) as server:
+    with running_server(backend, tmp_path_factory, **settings) as server:
         create_account(server, "ada", ACCOUNTS["ada"])
         create_accounts(server, {name: role for name, role in ACCOUNTS.items() if name != "ada"})
         yield server

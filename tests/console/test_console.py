@@ -15,7 +15,9 @@ from tests.console.conftest import API_KEY, PASSWORD
 from tests.servers import start_server
 
 expect.set_options(timeout=10_000)
-# One event loop for the module: the browser (a session fixture) lives in it.
+# One event loop for the module: the browser (a session fixture) lives in it. The console's tests stay in
+# this one file, which pytest-xdist runs in one process (--dist loadfile): one browser, and one console
+# server on Redis, whose pub/sub channel every database number shares (another's pages would see its events).
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 

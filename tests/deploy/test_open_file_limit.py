@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.servers import ROOT, ScratchDatabase, free_port, migrate, server_environment, wait_for_port
+from tests.servers import ROOT, ScratchDatabase, free_port, server_environment, wait_for_port
 
 HARD = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
 
@@ -28,7 +28,6 @@ def test_the_server_raises_its_open_file_limit_to_the_hard_limit(tmp_path):
     port = free_port()
     environment = server_environment(database.url, OCPP_WEBSOCKET_PORT=port, OCPP_API_PORT=port,
                                      BACKGROUND_JOBS="false", OCPP_MAX_CONNECTIONS=min(1000, HARD - 300))
-    migrate(environment)
     server = gunicorn(environment, tmp_path / "server.log")
     try:
         wait_for_port(port, server)

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from tests.charge_points import eventually
 from tests.resilience.outages import LedgerChargePoint, OwnRedis, read_only, require_mount
-from tests.servers import ROOT, ScratchDatabase, free_port, migrate, server_environment, start_server
+from tests.servers import ROOT, ScratchDatabase, free_port, server_environment, start_server
 
 
 @pytest.fixture
@@ -43,7 +43,6 @@ def immutable(path: str):
 def test_a_server_refuses_to_start_on_a_file_it_cannot_write(how, sqlite_database, tmp_path):
     database, directory = sqlite_database
     environment = server_environment(database.url, OCPP_WEBSOCKET_PORT=free_port(), OCPP_API_PORT=free_port())
-    migrate(environment)
     path = make_url(database.url).database
     with read_only(directory) if how == "read-only mount" else immutable(path):
         result = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"], cwd=ROOT,

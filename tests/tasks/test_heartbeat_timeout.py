@@ -5,7 +5,6 @@ import asyncio
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
-import flask_migrate
 import gevent
 import gevent.events
 import pytest
@@ -33,7 +32,6 @@ def app(request, tmp_path):
     app = create_app(Config({"DATABASE_URL": database.url, "OCPP_HEARTBEAT_INTERVAL": "60",
                              "HEARTBEAT_GRACE_FACTOR": "2"}))
     with app.app_context():
-        flask_migrate.upgrade()
         yield app
         db.session.remove()
         db.engine.dispose()

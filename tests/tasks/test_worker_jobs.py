@@ -144,7 +144,7 @@ async def test_backup_restores_into_a_fresh_database_with_the_same_rows(redis_se
     made = sorted(folder.iterdir())
     assert len(made) == 2  # BACKUP_KEEP=2: the oldest was removed
     assert all(path.name.startswith("ocpp-backup-") and not path.name.endswith(".partial") for path in made)
-    fresh = ScratchDatabase(redis_server.database.kind, tmp_path)
+    fresh = ScratchDatabase(redis_server.database.kind, tmp_path, migrated=False)
     try:
         environment = {**redis_server.environment, "DATABASE_URL": fresh.url}
         refused = subprocess.run([sys.executable, "-m", "flask", "restore", str(made[-1])], cwd=ROOT, env=environment,
