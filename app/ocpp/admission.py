@@ -10,8 +10,8 @@ Both waits are drawn at random between OCPP_ADMISSION_RETRY and twice that, so t
 all come back at the same moment. A charge point with a transaction running is never kept out: its
 driver is waiting.
 
-Handshakes take turns: at most HANDSHAKE_TURNS run at once, from the request read until the connection
-is registered (its commit included); the others wait for a turn without using the CPU. One gevent hub
+Handshakes take turns: at most HANDSHAKE_TURNS run at once, from the request read until their writes
+are handed to the group commit; the others wait for a turn without using the CPU. One gevent hub
 runs every greenlet in the order they became runnable: in a reconnect storm a thousand handshakes
 runnable at once would put seconds of work ahead of anything that became runnable after them (a
 /healthz, an API request, a connected charge point's answer).
@@ -24,9 +24,9 @@ from gevent.lock import Semaphore
 
 logger = logging.getLogger(__name__)
 
-# A handshake is 1 to 3 ms of CPU and waits for one group commit of some ms: 20 at once keep what they
-# put ahead of anything else under a tenth of a second, and let through more handshakes a second than
-# the process can boot charge points (measured: a 1,000 storm boots no slower than with no limit).
+# A handshake's turn is 1 to 3 ms of CPU (the wait for its commit is not in it): 20 at once keep what
+# they put ahead of anything else under a tenth of a second, and let through more handshakes a second
+# than the process can boot charge points.
 HANDSHAKE_TURNS = 20
 
 

@@ -77,6 +77,10 @@ def _identify_and_record(charge_point_id: str) -> None:
     g.subprotocol_missing = OCPP_SUBPROTOCOL not in offered and not g.lenient
     if not g.subprotocol_missing:
         g.connected_at = utcnow()
+        # The turn ends where its CPU work does: waiting for the commit costs none, and the group commit
+        # counts the writes in the backlog from here (a turn held through the commit capped a storm at
+        # the turns per commit round, about 250 charge points a second on SQLite).
+        _end_turn()
         charge_points.record_connected(charge_point_id, g.connected_at, request.remote_addr)
     if not current_app.config["OCPP_WEBSOCKET_COMPRESSION"]:
         # simple-websocket accepts permessage-deflate whenever it is offered; unoffered, it is not used.
