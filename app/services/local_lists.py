@@ -33,8 +33,15 @@ SYNC_SIDE_BY_SIDE = 20  # charge points synced at once by sync_connected
 def wanted() -> dict[str, Entry]:
     """The list every charge point should hold: every idTag with its status (Blocked ones too, so that
     a charge point offline refuses them)."""
-    return {tag.id_tag: (tag.status, tag.expiry_date, tag.parent_id_tag)
+    return {tag.id_tag: (tag.status, _as_sent(tag.expiry_date), tag.parent_id_tag)
             for tag in db.session.scalars(select(IdTag).order_by(IdTag.id_tag))}
+
+
+def _as_sent(moment):
+    """A moment as a SendLocalList carries it (milliseconds), and as held() reads it back: compared at
+    a finer precision, a tag whose expiry has microseconds would differ from what the charge point
+    holds at every sync, and be sent again each time."""
+    return parse_timestamp(isoformat(moment)) if moment is not None else None
 
 
 def held(charge_point_id: str) -> dict[str, Entry]:
