@@ -10,8 +10,9 @@ run: $(VENV)/.installed  ## create the virtualenv, install, apply migrations, se
 	$(BIN)/flask db upgrade
 	$(BIN)/gunicorn -c gunicorn.conf.py
 
-test: $(VENV)/.installed-dev  ## install, then run the whole suite
-	$(BIN)/pytest
+test: $(VENV)/.installed-dev  ## install, then run the whole suite: most of it in two processes, the timing tests alone
+	$(BIN)/pytest -n 2 --dist loadfile -m "not serial"
+	$(BIN)/pytest -m serial
 
 bench: $(VENV)/.installed-dev  ## the benchmark (about 15 minutes; not part of make test): make bench ARGS="--backend sqlite"
 	$(BIN)/python bench/benchmark.py $(ARGS)

@@ -103,3 +103,17 @@ def in_app(app):
     with app.app_context():
         yield app
         sqlalchemy.session.remove()
+
+
+# Files whose assertions time the server (a storm's health answers within a second, gevent's monitor thread
+# seeing no 100 ms stretch, outages and kills with deadlines): `make test` runs them alone, after the rest
+# has run in two processes (pytest.ini).
+SERIAL = ("tests/scale/", "tests/resilience/", "tests/bench/", "tests/tasks/test_heartbeat_timeout.py",
+          "tests/tasks/test_offline_transactions.py", "tests/test_group_commit.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        if path.startswith(SERIAL):
+            item.add_marker(pytest.mark.serial)
