@@ -61,14 +61,25 @@ def remove_abandoned(folder: Path, now: float | None = None) -> list[Path]:
     """Remove the temporary files untouched for longer than a backup may take: the runs writing them died
     (killed in the middle). Those of runs under way, here or in another process, stay."""
     cutoff = (now or time.time()) - TIME_LIMIT
+    return _remove(path for path in folder.glob(f".{PREFIX}*{PARTIAL}") if _modified_before(path, cutoff))
+
+
+def _modified_before(path: Path, cutoff: float) -> bool:
+    try:
+        return path.stat().st_mtime < cutoff
+    except FileNotFoundError:
+        return False  # another run removed it first
+
+
+def _remove(paths) -> list[Path]:
+    """Remove the files; those another run removed first are not in the list returned."""
     removed = []
-    for path in folder.glob(f".{PREFIX}*{PARTIAL}"):
+    for path in paths:
         try:
-            if path.stat().st_mtime < cutoff:
-                path.unlink()
-                removed.append(path)
+            path.unlink()
+            removed.append(path)
         except FileNotFoundError:
-            pass  # another run removed it first
+            pass
     return removed
 
 
@@ -88,14 +99,7 @@ def backups(folder: Path | None = None) -> list[Path]:
 
 
 def prune(folder: Path, keep: int) -> list[Path]:
-    removed = []
-    for path in backups(folder)[keep:]:
-        try:
-            path.unlink()
-            removed.append(path)
-        except FileNotFoundError:
-            pass  # another run removed it first
-    return removed
+    return _remove(backups(folder)[keep:])
 
 
 def restore(path: Path) -> None:
