@@ -20,7 +20,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app.extensions import db
+from app.extensions import db, session_in_transaction
 from app.outages import database_unavailable, one_line
 
 # SQLite's primary result codes that say it cannot write the file (or reach it) with this connection.
@@ -223,7 +223,7 @@ def read_first(statement, parameters: dict):
     transaction with its snapshot, and its commit, for one row; that costs more than the read. Where the
     caller's session already holds a transaction, the read joins it (SQLite's pool has one connection).
     """
-    if db.session.registry.has() and db.session().in_transaction():
+    if session_in_transaction():
         return db.session.execute(statement, parameters).first()
     with db.engine.connect() as connection:
         return connection.execute(statement, parameters).first()

@@ -49,3 +49,9 @@ def new_redis_client(app: Flask, socket_timeout: float | None) -> Redis:
     if app.config["REDIS_URL"].startswith("rediss://") and not app.config["REDIS_TLS_VERIFY"]:
         options["ssl_cert_reqs"] = "none"  # Heroku Redis presents a self-signed certificate
     return Redis.from_url(app.config["REDIS_URL"], **options)
+
+
+def session_in_transaction() -> bool:
+    """Whether this context's session holds a transaction, without making a session to find out (that
+    would cost more than a heartbeat's own work)."""
+    return db.session.registry.has() and db.session().in_transaction()

@@ -27,7 +27,7 @@ from gevent.queue import Queue
 from psycopg2 import extensions as psycopg2_extensions
 from sqlalchemy import Insert, event
 
-from app.extensions import db
+from app.extensions import db, session_in_transaction
 from app.outages import FailureLog, database_unavailable
 
 logger = logging.getLogger(__name__)
@@ -211,11 +211,14 @@ def commit_together(*operations: Operation) -> None:
     The caller's session is committed first: the writer may need the connection it holds (SQLite has
     one per process).
     """
-    # (Neither a session made nor a transaction begun only to end them: that would cost more than the
-    # rest of a heartbeat.)
-    if db.session.registry.has() and db.session().in_transaction():
-        db.session.commit()
+    commit_session()
     if not monkey.is_module_patched("socket"):  # a flask command or a test outside the server
         execute([list(operations)])
         return
     current_app.extensions["group_commit"].write(list(operations))
+
+
+def commit_session() -> None:
+    """Commit what this context's session holds, if it holds anything."""
+    if session_in_transaction():
+        db.session.commit()

@@ -10,7 +10,7 @@ from sqlalchemy import JSON, bindparam, insert
 
 from app import events
 from app.extensions import db
-from app.group_commit import commit_together
+from app.group_commit import commit_session, commit_together
 from app.models import SystemLog
 from app.outages import FailureLog, database_unavailable
 from app.timeutil import utcnow
@@ -32,8 +32,7 @@ def record(level: str, event: str, message: str, charge_point_id: str | None = N
     Only the event's own failure is swallowed (a log line must not fail what it reports): the caller's
     writes are committed first, outside, and their failure is the caller's (a superseded transaction's
     close must not be answered as done and lost)."""
-    if db.session.registry.has() and db.session().in_transaction():
-        db.session.commit()
+    commit_session()
     try:
         commit_together((INSERT, entry(level, event, message, charge_point_id, details)))
         _unstored.succeeded()
