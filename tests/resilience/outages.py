@@ -184,11 +184,11 @@ def small_disk(megabytes: int):
 def fill(directory: Path) -> Path:
     """Write a file until the disk is full; the file (delete it to free the disk)."""
     filler = directory / "filler"
-    with open(filler, "wb") as out:
+    # Unbuffered: a buffered file's close() would flush what the failed write left over, and fail again.
+    with open(filler, "wb", buffering=0) as out:
         try:
             while True:
                 out.write(b"\0" * 65536)
-                out.flush()
         except OSError:
             pass
     return filler
