@@ -209,11 +209,17 @@ SETTINGS = (
     Setting("SECRET_KEY", text, None,
             "Key that signs the console's session cookies; without it, one made once and kept in the database"),
     Setting("OCPP_ADMISSION_BACKLOG", integer(0), "5000",
-            "Handshakes in progress plus messages waiting for their commit beyond which a new connection gets "
-            "503 with Retry-After; messages waiting for their commit beyond which a BootNotification gets Pending "
-            "(never a charge point with a running transaction)"),
+            "Handshakes in progress plus messages waiting for their commit beyond which (with more than "
+            "OCPP_ADMISSION_WAIT seconds of them) a new connection gets 503 with Retry-After; messages waiting "
+            "for their commit beyond which (likewise) a BootNotification gets Pending (never a charge point "
+            "with a running transaction)"),
+    Setting("OCPP_ADMISSION_WAIT", integer(0, 3600), "10",
+            "Seconds of backlog, at the rates the process has been getting through it, beyond which (with more "
+            "than OCPP_ADMISSION_BACKLOG in it) the server sheds load"),
     Setting("OCPP_ADMISSION_RETRY", integer(1, 3600), "10",
-            "Seconds (drawn between this and twice this) a charge point shed by admission control waits to retry"),
+            "Shortest Retry-After of a handshake refused by admission control (each is given the next slot at "
+            "the rate the process serves handshakes); a Pending BootNotification's interval is drawn between "
+            "this and twice this"),
     Setting("API_MAX_BODY", integer(1024), "1048576", "Largest API request body in bytes"),
     Setting("DB_SQLITE_SYNCHRONOUS", choice("NORMAL", "FULL"), "NORMAL",
             "SQLite synchronous mode under WAL: NORMAL survives a crash of the server, FULL also "

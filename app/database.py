@@ -13,10 +13,10 @@ from pathlib import Path
 
 import gevent
 import psycopg2
-from flask import Flask
+from flask import Flask, current_app
 from gevent.socket import wait_read, wait_write
 from psycopg2 import extensions
-from sqlalchemy import event, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -52,6 +52,7 @@ def _init_sqlite(app: Flask, engine) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     refuse_unwritable(path)
     synchronous = app.config["DB_SQLITE_SYNCHRONOUS"]
+    app.extensions["sqlite_reads"] = functools.partial(_sqlite_read_engine, engine.url)
 
     @event.listens_for(engine, "connect")
     def configure_sqlite(dbapi_connection, _record):
@@ -75,6 +76,24 @@ def _init_sqlite(app: Flask, engine) -> None:
             cursor = getattr(context, "cursor", None) or getattr(context.execution_context, "cursor", None)
             if cursor is not None:
                 cursor.close()
+
+
+def _sqlite_read_engine(url):
+    """A pool of its own for read_first's reads on SQLite, with connections that cannot write.
+
+    The one connection of the main pool is held across yields to the hub: by the group commit between
+    its slices, by a request through its session. In a reconnect storm thousands of handshakes and
+    boots queued behind it for their one-row reads, and the group commit's writer in the same queue
+    behind them: batches committed seconds apart, reads that waited past the pool's 30 s. A read here
+    runs from checkout to return without a yield (SQLite works in this thread), so it never waits for
+    a connection, and under WAL it neither waits for the writer nor holds it up.
+    """
+    engine = create_engine(url, pool_size=2, max_overflow=0, pool_timeout=30, connect_args={"timeout": 10})
+
+    @event.listens_for(engine, "connect")
+    def read_only(dbapi_connection, _record):
+        dbapi_connection.execute("PRAGMA query_only=ON")
+    return engine
 
 
 def _sqlite_cannot_write(error: BaseException) -> bool:
@@ -225,8 +244,18 @@ def read_first(statement, parameters: dict):
     """
     if session_in_transaction():
         return db.session.execute(statement, parameters).first()
-    with db.engine.connect() as connection:
+    with _read_engine().connect() as connection:
         return connection.execute(statement, parameters).first()
+
+
+def _read_engine():
+    extensions = current_app.extensions
+    reads = extensions.get("sqlite_reads")
+    if reads is None:
+        return db.engine
+    if callable(reads):  # made at the first read: most processes (a flask command) never read this way
+        reads = extensions["sqlite_reads"] = reads()
+    return reads
 
 
 def prepared(build):

@@ -16,6 +16,7 @@ go as one query string, which PostgreSQL runs as one transaction (no BEGIN, no e
 no COMMIT). On SQLite there are no round trips to save; its rows go in slices instead.
 """
 import logging
+import time
 import weakref
 from contextlib import contextmanager
 
@@ -29,11 +30,16 @@ from sqlalchemy import Insert, event
 
 from app.extensions import db, session_in_transaction
 from app.outages import FailureLog, database_unavailable
+from app.timeutil import RateMeter
 
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 500
-SQLITE_SLICE = 100  # rows of one statement executed between yields to the hub, on SQLite
+SQLITE_SLICE = 100  # rows of one statement executed at once, on SQLite (a few milliseconds)
+WRITER_STRETCH = 0.02  # seconds of SQLite work after which a batch yields to the hub before its next slice
+# Messages committed a second, assumed until measured (admission control's estimate of when the
+# messages waiting now will be through: app/ocpp/admission.py).
+ASSUMED_COMMITS_PER_SECOND = 3000.0
 
 Operation = tuple[object, dict]  # (a prepared statement, its parameters)
 
@@ -49,6 +55,7 @@ class GroupCommit:
         self._waiting: Queue = Queue()
         self._writer: gevent.Greenlet | None = None
         self._committing = 0
+        self.committed = RateMeter(ASSUMED_COMMITS_PER_SECOND)  # messages a second (admission control's)
 
     @property
     def pending(self) -> int:
@@ -65,7 +72,13 @@ class GroupCommit:
 
     def _write_forever(self) -> None:
         while True:
-            batch = [self._waiting.get()]
+            if self._waiting.empty():
+                first = self._waiting.get()  # the hub runs meanwhile
+                _stretch.restart()
+            else:
+                _stretch.yield_if_long()  # batch after batch would hold the hub as long as messages wait
+                first = self._waiting.get_nowait()
+            batch = [first]
             while len(batch) < MAX_BATCH and not self._waiting.empty():
                 batch.append(self._waiting.get_nowait())
             self._committing = len(batch)
@@ -90,6 +103,7 @@ class GroupCommit:
         finally:
             db.session.remove()
         _unavailable.succeeded()
+        self.committed.add(len(batch))
         for _, committed in batch:
             committed.set()
 
@@ -115,21 +129,35 @@ def execute(units: list[list[Operation]]) -> None:
         _in_slices(by_statement)
 
 
+class _Stretch:
+    """How long the writer has held the hub on SQLite, which works in this thread without letting it run."""
+
+    def __init__(self):
+        self._since = time.perf_counter()
+
+    def restart(self) -> None:
+        self._since = time.perf_counter()
+
+    def yield_if_long(self) -> None:
+        if time.perf_counter() - self._since > WRITER_STRETCH and monkey.is_module_patched("socket"):
+            gevent.sleep(0)
+            self._since = time.perf_counter()
+
+
+_stretch = _Stretch()
+
+
 def _in_slices(by_statement: dict[object, list[dict]]) -> None:
-    # SQLite works in this thread without letting the hub run: its rows go in slices, with a yield
-    # between them, so that no stretch of a big batch holds the process.
-    # (A yield before every slice but the first, whichever statement it belongs to, and before the commit:
-    # a batch of boots runs three statements of a hundred rows each.)
-    yielding = monkey.is_module_patched("socket")
-    first = True
+    # SQLite's rows go in slices, and once the writer has held the hub for WRITER_STRETCH it yields
+    # before the next slice (before the commit, before the next batch), so that no stretch holds the
+    # process. Not after every slice: a yield puts the writer behind every greenlet runnable at that
+    # moment, in a storm thousands, and a writer that yielded at each of its slices committed a fraction
+    # of what the charge points sent.
     for statement, parameter_sets in by_statement.items():
         for start in range(0, len(parameter_sets), SQLITE_SLICE):
-            if yielding and not first:
-                gevent.sleep(0)
-            first = False
+            _stretch.yield_if_long()
             db.session.execute(statement, parameter_sets[start:start + SQLITE_SLICE])
-    if yielding and len(by_statement) > 1:
-        gevent.sleep(0)
+    _stretch.yield_if_long()
     db.session.commit()
 
 

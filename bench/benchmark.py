@@ -277,6 +277,10 @@ class IdleFleet:
         total = {key: sum(status.get(key) or 0 for status in statuses)
                  for key in ("booted", "boots", "refused", "pending", "heartbeats", "call_errors", "timeouts",
                              "disconnects", "connect_failures")}
+        total["failure_kinds"] = {}
+        for status in statuses:
+            for kind, count in (status.get("failure_kinds") or {}).items():
+                total["failure_kinds"][kind] = total["failure_kinds"].get(kind, 0) + count
         total["min_boot_count"] = min((status.get("min_boot_count", 0) for status in statuses), default=0)
         total["heartbeat_p99_ms"] = max((status.get("heartbeat_p99_ms") or 0 for status in statuses), default=0)
         total["elapsed"] = max((status.get("elapsed") or 0 for status in statuses), default=0)
@@ -363,8 +367,9 @@ def storm(backend: str, count: int, options, workdir: Path) -> dict:
     try:
         idle.wait(lambda status: status["booted"] >= count, max(120, count / options.connect_rate * 4),
                   "the storm fleet booted", target)
-        for round_, kill in enumerate(("SIGTERM", "SIGKILL"), start=2):
+        for round_, kill in enumerate(options.storm_signals, start=2):
             _require_healthy(target)
+            failed_before = idle.status()["failure_kinds"]
             stopped = time.monotonic()
             if kill == "SIGTERM":
                 target.process.send_signal(signal.SIGTERM)
@@ -391,7 +396,9 @@ def storm(backend: str, count: int, options, workdir: Path) -> dict:
             figures[kill] = {"seconds": round(seconds, 1), "per_second": round(count / seconds),
                              "cpu_ms_per_boot": round(cpu * 1000 / count, 2),
                              "stopped_in": round(stopped_in, 1), "refused_503": status["refused"],
-                             "pending": status["pending"], "marked_offline": offline}
+                             "pending": status["pending"], "marked_offline": offline,
+                             "failed_attempts": {kind: count - failed_before.get(kind, 0) for kind, count
+                                                 in sorted(status["failure_kinds"].items())}}
             print(f"storm {backend} {count} {kill}: {figures[kill]}", flush=True)
         status = idle.status()
         if status["timeouts"] or status["call_errors"]:
@@ -506,7 +513,7 @@ def storm_report(storms: dict, baseline: dict | None) -> str:
         cells = [f"{figures[kill]['seconds']} s ({figures[kill]['per_second']}/s, "
                  f"{figures[kill]['cpu_ms_per_boot']} ms CPU each; {figures[kill]['refused_503']} "
                  f"503s, {figures[kill]['pending']} Pending, {figures[kill]['marked_offline']} marked offline)"
-                 for kill in ("SIGTERM", "SIGKILL")]
+                 if kill in figures else "not run" for kill in ("SIGTERM", "SIGKILL")]
         lines.append(f"| ours ({backend}) | {count} | " + " | ".join(cells) + " |")
     for count, figures in (baseline or {}).items():
         lines.append(f"| baseline (first connection, no restart) | {count} | {figures['seconds']} s "
@@ -534,6 +541,9 @@ def main(argv=None) -> None:
     parser.add_argument("--duration", type=float, default=20, help="load: seconds per load phase")
     parser.add_argument("--connect-rate", type=float, default=500, help="new connections per second")
     parser.add_argument("--storm", type=int, action="append", help="storm: charge points (repeatable; default 2000)")
+    parser.add_argument("--storm-signals", type=lambda text: [name.strip() for name in text.split(",")],
+                        default=["SIGTERM", "SIGKILL"], help="storm: how the server is stopped, in turn "
+                        "(comma-separated, SIGTERM and/or SIGKILL; default SIGTERM,SIGKILL)")
     parser.add_argument("--hold", type=int, default=19000, help="hold: charge points")
     parser.add_argument("--hold-rate", type=float, default=300, help="hold: connections per second of the ramp")
     parser.add_argument("--hold-seconds", type=float, default=150, help="hold: seconds held after all booted")
@@ -544,6 +554,8 @@ def main(argv=None) -> None:
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--output", type=Path, help="also write the report (markdown) here")
     options = parser.parse_args(argv)
+    if not options.storm_signals or set(options.storm_signals) - {"SIGTERM", "SIGKILL"}:
+        parser.error("--storm-signals: SIGTERM and/or SIGKILL, comma-separated")
     scenarios = [name.strip() for name in options.scenarios.split(",") if name.strip()]
     backends = ("sqlite", "postgres") if options.backend == "both" else (options.backend,)
     workdir = Path(tempfile.mkdtemp(prefix="ocpp-bench-"))

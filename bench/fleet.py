@@ -68,6 +68,7 @@ class Stats:
     refused: int = 0           # handshakes answered 503 (retried after Retry-After)
     pending: int = 0           # BootNotifications answered Pending (booted again after the interval)
     boot_failures: int = 0     # connections on which the boot did not complete (the charge point starts again)
+    failure_kinds: dict = field(default_factory=dict)  # failed connection attempts by what failed them
     heartbeat_trips: list = field(default_factory=list)
 
     def merge(self, other: "Stats") -> None:
@@ -109,9 +110,10 @@ class ChargePoint:
     async def connect(self, url: str) -> None:
         """Open the WebSocket; raises Refused (with the server's Retry-After) on 503."""
         try:
+            # (proxy=None: websockets would look for a proxy in the environment at every connection)
             self.connection = await websockets.connect(f"{url}/{self.id}", subprotocols=["ocpp1.6"],
                                                        compression=None, ping_interval=None, max_size=2 ** 20,
-                                                       open_timeout=60)
+                                                       open_timeout=60, proxy=None)
         except websockets.InvalidStatus as refusal:
             if refusal.response.status_code != 503:
                 raise
@@ -354,9 +356,11 @@ async def run_idle(plan: Plan) -> dict:
 
 async def _stay(cp: ChargePoint, plan: Plan, delay: float, deadline: float) -> None:
     await asyncio.sleep(delay)
+    failures_in_a_row = 0
     while time.perf_counter() < deadline:
         try:
             await cp.connect(plan.url)
+            failures_in_a_row = 0
             if await asyncio.wait_for(cp.boot(), 120):
                 await _heartbeats_until_closed(cp, plan, deadline)
                 if time.perf_counter() >= deadline:
@@ -366,13 +370,27 @@ async def _stay(cp: ChargePoint, plan: Plan, delay: float, deadline: float) -> N
         except Refused as refusal:
             await asyncio.sleep(refusal.retry_after)
             continue
-        except (OSError, EOFError, websockets.WebSocketException, asyncio.TimeoutError, ConnectionError):
+        except (OSError, EOFError, websockets.WebSocketException, asyncio.TimeoutError, ConnectionError) as failure:
             cp.stats.connect_failures += 1
+            kind = type(failure).__name__
+            cp.stats.failure_kinds[kind] = cp.stats.failure_kinds.get(kind, 0) + 1
+            failures_in_a_row += 1
         if not plan.reconnect:
             return
         if cp.connection is not None and not cp.closed.is_set():
             await cp.close()  # not booted on this connection: start again on a new one
-        await asyncio.sleep(plan.reconnect_delay)
+        await asyncio.sleep(_reconnect_delay(plan, failures_in_a_row))
+
+
+def _reconnect_delay(plan: Plan, failures_in_a_row: int) -> float:
+    """After a connection that ended, plan.reconnect_delay, the same for all (a storm comes back at once);
+    after failed attempts, a delay that doubles up to 30 s, drawn between it and half as much again, as
+    charge points back off (OCPP 2.0.1's RetryBackOff*): attempts that fail every half second would make
+    the load generator, not the server, the bottleneck of a storm of thousands."""
+    if failures_in_a_row == 0:
+        return plan.reconnect_delay
+    backoff = min(30.0, plan.reconnect_delay * 2 ** failures_in_a_row)
+    return random.uniform(backoff, 1.5 * backoff)
 
 
 async def _heartbeats_until_closed(cp: ChargePoint, plan: Plan, deadline: float) -> None:
@@ -398,7 +416,8 @@ def _idle_figures(stats: Stats, fleet: list, began: float) -> dict:
             if trips else None, "heartbeat_max_ms": round(trips[-1] * 1000, 2) if trips else None,
             "boot_failures": stats.boot_failures,
             "call_errors": stats.call_errors, "timeouts": stats.timeouts, "disconnects": stats.disconnects,
-            "connect_failures": stats.connect_failures, "elapsed": round(time.perf_counter() - began, 2)}
+            "connect_failures": stats.connect_failures, "failure_kinds": stats.failure_kinds,
+            "elapsed": round(time.perf_counter() - began, 2)}
 
 
 def _status(plan: Plan, stats: Stats, fleet: list, began: float) -> None:

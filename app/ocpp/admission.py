@@ -2,13 +2,19 @@
 every charge point it has already accepted.
 
 The backlog is what this process has taken on and not answered yet: handshakes in progress, and
-messages waiting for their commit (app/group_commit.py). Past OCPP_ADMISSION_BACKLOG, a new handshake
-gets 503 with a Retry-After. A BootNotification gets Pending with its interval when the messages waiting
-for their commit alone are past it: a charge point that boots is already connected, and its boot costs
+messages waiting for their commit (app/group_commit.py). Past OCPP_ADMISSION_BACKLOG, and more than
+OCPP_ADMISSION_WAIT seconds of work at the rates the process has been getting through it, a new
+handshake gets 503 with a Retry-After. A BootNotification gets Pending with its interval when the
+messages waiting for their commit alone are past both: a charge point that boots is already connected, and its boot costs
 less now than the one it would send again later, so a queue of handshakes is no reason to put it off.
-Both waits are drawn at random between OCPP_ADMISSION_RETRY and twice that, so that the refused do not
-all come back at the same moment. A charge point with a transaction running is never kept out: its
-driver is waiting.
+A charge point with a transaction running is never kept out: its driver is waiting.
+
+The refused come back at the pace the process takes them (retry_after): each refused handshake is given
+the next slot, slots following one another at the rate handshakes have been served over the last
+seconds, from when the backlog ahead of them will be through. A storm of 19,000 refused with the same
+short wait would come back at once and be refused again; with the same long wait it would leave the
+process idle until they return. A Pending BootNotification's interval is drawn between
+OCPP_ADMISSION_RETRY and twice that.
 
 Handshakes take turns: at most HANDSHAKE_TURNS run at once, from the request read until their writes
 are handed to the group commit; the others wait for a turn without using the CPU. One gevent hub
@@ -17,10 +23,14 @@ runnable at once would put seconds of work ahead of anything that became runnabl
 /healthz, an API request, a connected charge point's answer).
 """
 import logging
+import math
 import random
+import time
 
 from flask import current_app
 from gevent.lock import Semaphore
+
+from app.timeutil import RateMeter
 
 logger = logging.getLogger(__name__)
 
@@ -29,26 +39,46 @@ logger = logging.getLogger(__name__)
 # than the process can boot charge points.
 HANDSHAKE_TURNS = 20
 
+# Handshakes a second assumed until the process has measured its own rate for a few seconds (a new process in a storm
+# refuses most of it within its first second; app/timeutil.RateMeter). Guessing high costs refused charge points that come back
+# early and are refused again (a tenth of a handshake's cost each); guessing low, idle seconds.
+ASSUMED_HANDSHAKES_PER_SECOND = 300.0
+LONGEST_RETRY = 600
+
 
 class Admission:
     def __init__(self, app):
         self._group_commit = app.extensions["group_commit"]
         self.threshold = app.config["OCPP_ADMISSION_BACKLOG"]
         self.retry_seconds = app.config["OCPP_ADMISSION_RETRY"]
+        self.wait_seconds = app.config["OCPP_ADMISSION_WAIT"]
         self.handshakes = 0
         self._turns = Semaphore(HANDSHAKE_TURNS)
+        self._served = RateMeter(ASSUMED_HANDSHAKES_PER_SECOND)
+        self._next_slot = 0.0
 
     @property
     def backlog(self) -> int:
         return self.handshakes + self._group_commit.pending
 
     def overloaded(self) -> bool:
-        """Beyond what it can serve: a new connection is refused."""
-        return self.backlog > self.threshold
+        """Beyond what it can serve, a new connection is refused: more in the backlog than the threshold,
+        and more than OCPP_ADMISSION_WAIT seconds of it at the rates the process has been getting through
+        it. (A storm's messages arrive together and are committed hundreds at a time: a queue of 7,000
+        writes that is through in three seconds is no reason to send charge points away.)"""
+        return self.backlog > self.threshold and self._through_in() > self.wait_seconds
 
     def writes_behind(self) -> bool:
-        """More messages wait for their commit than the threshold: a BootNotification is put off."""
-        return self._group_commit.pending > self.threshold
+        """Likewise, with the messages waiting for their commit alone: a BootNotification is put off."""
+        pending = self._group_commit.pending
+        return pending > self.threshold and self._writes_through_in() > self.wait_seconds
+
+    def _through_in(self) -> float:
+        """Seconds until what is in the backlog now is through."""
+        return self.handshakes / self._served.per_second() + self._writes_through_in()
+
+    def _writes_through_in(self) -> float:
+        return self._group_commit.pending / self._group_commit.committed.per_second()
 
     def take_turn(self) -> None:
         """Wait for a turn (see above); the handshake counts in the backlog from now until end_turn()."""
@@ -62,9 +92,18 @@ class Admission:
     def end_turn(self) -> None:
         self.handshakes -= 1
         self._turns.release()
+        self._served.add()
 
     def retry_after(self) -> int:
-        """Seconds a refused charge point waits before it comes back, with jitter."""
+        """Seconds a refused handshake waits before it comes back: until its slot (see above), at least
+        OCPP_ADMISSION_RETRY, with up to a second of jitter."""
+        now = time.monotonic()
+        self._next_slot = max(self._next_slot, now + self._through_in()) + 1 / self._served.per_second()
+        wait = max(self.retry_seconds, self._next_slot - now)
+        return min(LONGEST_RETRY, math.ceil(wait + random.random()))
+
+    def pending_interval(self) -> int:
+        """Seconds a BootNotification answered Pending waits before it boots again, with jitter."""
         return random.randint(self.retry_seconds, 2 * self.retry_seconds)
 
     def shed(self, charge_point_id: str, what: str) -> None:

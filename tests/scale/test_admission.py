@@ -21,7 +21,8 @@ ATTEMPTS = 300  # bounded: each attempt is a moment of load, and the load keeps 
 @pytest.fixture(scope="module", params=BACKENDS)
 def busy_server(request, tmp_path_factory):
     with running_server(request.param, tmp_path_factory, OCPP_ADMISSION_BACKLOG=THRESHOLD,
-                        OCPP_ADMISSION_RETRY=RETRY, OCPP_RATE_LIMIT=100000) as server:
+                        OCPP_ADMISSION_RETRY=RETRY, OCPP_ADMISSION_WAIT=0,
+                        OCPP_RATE_LIMIT=100000) as server:
         yield server
 
 

@@ -19,7 +19,7 @@ def on_boot_notification(charge_point_id, charge_point_vendor, charge_point_mode
     gate = admission()
     if gate.writes_behind() and not charge_points.has_open_transaction(charge_point_id):
         # Nothing stored: the charge point boots again after `interval`, when there may be room.
-        interval = gate.retry_after()
+        interval = gate.pending_interval()
         gate.shed(charge_point_id, f"BootNotification answered Pending, interval {interval} s")
         return call_result.BootNotification(current_time=isoformat(now), interval=interval,
                                             status=RegistrationStatus.pending)

@@ -1,0 +1,72 @@
+"""When the refused come back (app/ocpp/admission.py): spread at the rate the process serves handshakes,
+after the backlog ahead of them, instead of all after the same wait."""
+import pytest
+
+from app import timeutil
+from app.ocpp.admission import ASSUMED_HANDSHAKES_PER_SECOND, Admission
+from app.timeutil import RateMeter
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(timeutil.time, "monotonic", clock)
+    return clock
+
+
+def test_a_rate_is_assumed_until_two_seconds_are_measured_then_measured(clock):
+    meter = RateMeter(assumed=300.0)
+    assert meter.per_second() == 300.0
+    for second in range(4):
+        meter.add(50)
+        clock.now += 1
+    assert meter.per_second() == pytest.approx(50.0)
+    clock.now += 60  # nothing for a minute: what was measured is forgotten
+    assert meter.per_second() == 300.0
+
+
+def test_a_slow_trickle_counts_as_the_slowest_rate_not_as_none(clock):
+    meter = RateMeter(assumed=300.0)
+    meter.add()
+    clock.now += 3
+    assert meter.per_second() == 20.0
+
+
+def test_refused_handshakes_get_slots_one_after_another_after_the_backlog(in_app, clock):
+    gate = Admission(in_app)
+    gate.retry_seconds = 1
+    gate.handshakes = 600  # waiting for their turn: two seconds of work at the assumed rate
+    waits = [gate.retry_after() for _ in range(1200)]
+    slots = 1200 / ASSUMED_HANDSHAKES_PER_SECOND
+    assert 2 <= waits[0] <= 4  # after the backlog (2 s), with up to a second of jitter
+    assert 2 + slots <= waits[-1] <= 2 + slots + 2
+    assert waits == sorted(waits) or sum(a > b for a, b in zip(waits, waits[1:])) < 400  # (jitter only)
+    per_second = [waits.count(second) for second in set(waits)]
+    assert max(per_second) <= 2 * ASSUMED_HANDSHAKES_PER_SECOND  # spread, not all at one moment
+
+
+def test_slots_already_given_are_not_given_again_and_the_past_is_not_reused(in_app, clock):
+    gate = Admission(in_app)
+    gate.retry_seconds = 1
+    gate.handshakes = 3000
+    first = [gate.retry_after() for _ in range(300)]
+    later = [gate.retry_after() for _ in range(300)]
+    assert min(later) >= max(first) - 1  # behind those already refused (a second of jitter either side)
+    clock.now += 600  # long after every slot given: the next one counts from now again
+    gate.handshakes = 0
+    assert gate.retry_after() <= 2
+
+
+def test_at_least_the_configured_wait(in_app, clock):
+    gate = Admission(in_app)
+    gate.retry_seconds = 7
+    gate.handshakes = 1
+    assert all(7 <= gate.retry_after() <= 8 for _ in range(50))
