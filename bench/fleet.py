@@ -384,12 +384,14 @@ async def _stay(cp: ChargePoint, plan: Plan, delay: float, deadline: float) -> N
 
 def _reconnect_delay(plan: Plan, failures_in_a_row: int) -> float:
     """After a connection that ended, plan.reconnect_delay, the same for all (a storm comes back at once);
-    after failed attempts, a delay that doubles up to 30 s, drawn between it and half as much again, as
+    after failed attempts, a delay that doubles up to 8 s, drawn between it and half as much again, as
     charge points back off (OCPP 2.0.1's RetryBackOff*): attempts that fail every half second would make
-    the load generator, not the server, the bottleneck of a storm of thousands."""
+    the load generator, not the server, the bottleneck of a storm of thousands. (Capped at 8 s: a
+    charge point that waits longer comes back to a server long up, and the storm's seconds would be the
+    fleet's.)"""
     if failures_in_a_row == 0:
         return plan.reconnect_delay
-    backoff = min(30.0, plan.reconnect_delay * 2 ** failures_in_a_row)
+    backoff = min(8.0, plan.reconnect_delay * 2 ** failures_in_a_row)
     return random.uniform(backoff, 1.5 * backoff)
 
 
