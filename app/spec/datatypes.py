@@ -32,12 +32,16 @@ def charge_point_id_problem(charge_point_id: str) -> str | None:
 def parse_timestamp(value: str) -> datetime:
     """An OCPP dateTime as an aware UTC datetime; a value without offset is taken as UTC.
 
-    Raises ValueError when the text is not an ISO 8601 date-time.
+    Raises ValueError when the text is not an ISO 8601 date-time, or names one that UTC cannot hold
+    (0001-01-01T00:00:00+01:00 is in year 0 in UTC).
     """
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{value} is out of the range of dates") from None
 
 
 def isoformat(moment: datetime | None) -> str | None:

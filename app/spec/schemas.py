@@ -17,9 +17,11 @@ sent as a string or a string as a number, a timestamp without offset (taken as U
 """
 import functools
 import json
+import re
 from pathlib import Path
 
 import fastjsonschema
+from fastjsonschema.draft04 import CodeGeneratorDraft04
 import ocpp
 from ocpp.exceptions import (FormationViolationError, OccurenceConstraintViolationError, OCPPError,
                              PropertyConstraintViolationError, TypeConstraintViolationError)
@@ -95,9 +97,25 @@ def _adapted(node):
     return adapted
 
 
+_RFC3339_DATE_TIME = re.compile(CodeGeneratorDraft04.FORMAT_REGEXS["date-time"])
+
+
+def _is_date_time(value: str) -> bool:
+    """The schemas' "date-time" format: RFC 3339 (fastjsonschema's pattern), and a moment UTC can hold
+    (the pattern takes 2026-02-30T00:00:00Z, and 0001-01-01T00:00:00+01:00, which is in year 0 in UTC):
+    a payload that passes validation must not fail when its timestamps are read."""
+    if not _RFC3339_DATE_TIME.match(value):
+        return False
+    try:
+        parse_timestamp(value)
+    except ValueError:
+        return False
+    return True
+
+
 @functools.cache
 def _validator(name: str):
-    return fastjsonschema.compile(schema(name))
+    return fastjsonschema.compile(schema(name), formats={"date-time": _is_date_time})
 
 
 def has_schema(name: str) -> bool:

@@ -70,3 +70,15 @@ def test_at_least_the_configured_wait(in_app, clock):
     gate.retry_seconds = 7
     gate.handshakes = 1
     assert all(7 <= gate.retry_after() <= 8 for _ in range(50))
+
+
+def test_a_backlog_past_the_threshold_that_is_through_in_seconds_sheds_nothing(in_app, clock):
+    gate = Admission(in_app)
+    gate.threshold, gate.wait_seconds = 100, 10
+    gate.handshakes = 1000  # past the threshold, but through in about 3 s at the assumed rate
+    assert not gate.overloaded()
+    gate.handshakes = 5000  # about 17 s
+    assert gate.overloaded()
+    gate.wait_seconds = 0  # the count alone decides
+    gate.handshakes = 101
+    assert gate.overloaded()

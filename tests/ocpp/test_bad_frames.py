@@ -24,6 +24,11 @@ STATUS = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
     ([2, "s4", "StatusNotification", {**STATUS, "extra": True}], [4, "s4", "FormationViolation"]),
     ([2, "s5", "StatusNotification", {**STATUS, "info": "i" * 51}], [4, "s5", "TypeConstraintViolation"]),
     ([2, "b1", "BootNotification", {"chargePointVendor": "V"}], [4, "b1", "OccurenceConstraintViolation"]),
+    # date-times of the right pattern that are no moment (the format rule), not an InternalError
+    ([2, "s6", "StatusNotification", {**STATUS, "timestamp": "0001-01-01T00:00:00+01:00"}],
+     [4, "s6", "PropertyConstraintViolation"]),
+    ([2, "s7", "StatusNotification", {**STATUS, "timestamp": "2026-02-30T00:00:00Z"}],
+     [4, "s7", "PropertyConstraintViolation"]),
 ])
 async def test_each_bad_frame_gets_its_callerror_and_the_connection_stays_up(server, db, frame, answer):
     async with raw_connection(server) as connection:
