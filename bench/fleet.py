@@ -373,6 +373,8 @@ async def _stay(cp: ChargePoint, plan: Plan, delay: float, deadline: float) -> N
         except (OSError, EOFError, websockets.WebSocketException, asyncio.TimeoutError, ConnectionError) as failure:
             cp.stats.connect_failures += 1
             kind = type(failure).__name__
+            if failure.__cause__ is not None:  # InvalidMessage: what it was (closed while reading what)
+                kind += f" ({type(failure.__cause__).__name__}: {str(failure.__cause__)[:60]})"
             cp.stats.failure_kinds[kind] = cp.stats.failure_kinds.get(kind, 0) + 1
             failures_in_a_row += 1
         if not plan.reconnect:
