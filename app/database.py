@@ -76,6 +76,11 @@ def _init_sqlite(app: Flask, engine) -> None:
             cursor = getattr(context, "cursor", None) or getattr(context.execution_context, "cursor", None)
             if cursor is not None:
                 cursor.close()
+            # So would it share the read pool's: SQLite shares one file's state among a process's
+            # connections, and a read connection opened meanwhile keeps it read-only.
+            reads = app.extensions.get("sqlite_reads")
+            if reads is not None and not callable(reads):
+                reads.dispose()
 
 
 def _sqlite_read_engine(url):
