@@ -255,6 +255,8 @@ class IdleFleet:
         self.count = count
         shares = max(1, -(-count // FILES_PER_FLEET_PROCESS))
         self.status_files = [workdir / f"{prefix}-{n}.json" for n in range(shares)]
+        for path in self.status_files:  # an earlier fleet's (another backend's storm) would be read as this one's
+            path.unlink(missing_ok=True)
         self.processes = []
         first = 0
         for n, status_file in enumerate(self.status_files):
