@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app.extensions import db, session_in_transaction
+from app.extensions import db, psycopg2_autocommit, session_in_transaction
 from app.outages import database_unavailable, one_line
 
 # SQLite's primary result codes that say it cannot write the file (or reach it) with this connection.
@@ -250,7 +250,10 @@ def read_first(statement, parameters: dict):
     if session_in_transaction():
         return db.session.execute(statement, parameters).first()
     with _read_engine().connect() as connection:
-        return connection.execute(statement, parameters).first()
+        if connection.dialect.name != "postgresql":
+            return connection.execute(statement, parameters).first()
+        with psycopg2_autocommit(connection):  # one round trip: no BEGIN, no ROLLBACK afterwards
+            return connection.execute(statement, parameters).first()
 
 
 def _read_engine():

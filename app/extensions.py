@@ -1,4 +1,7 @@
-"""Flask extensions, created unbound here and bound to the app in create_app(), and the app's Redis client."""
+"""Flask extensions, created unbound here and bound to the app in create_app(), the app's Redis client, and
+the two helpers every part that talks to the database shares (a session's transaction, psycopg2's autocommit)."""
+from contextlib import contextmanager
+
 from flask import Flask
 from flask_migrate import Migrate
 from flask_sock import Sock
@@ -49,6 +52,22 @@ def new_redis_client(app: Flask, socket_timeout: float | None) -> Redis:
     if app.config["REDIS_URL"].startswith("rediss://") and not app.config["REDIS_TLS_VERIFY"]:
         options["ssl_cert_reqs"] = "none"  # Heroku Redis presents a self-signed certificate
     return Redis.from_url(app.config["REDIS_URL"], **options)
+
+
+@contextmanager
+def psycopg2_autocommit(connection):
+    """A PostgreSQL connection (SQLAlchemy's) in autocommit for the block: no BEGIN before its first
+    statement, no ROLLBACK or COMMIT when it goes back to the pool (psycopg2 sends none outside a
+    transaction). psycopg2's own switch rather than SQLAlchemy's isolation_level option: SQLAlchemy sets
+    READ COMMITTED again when the connection goes back to the pool, after which psycopg2 sends a SET (a
+    round trip) at every switch out of autocommit."""
+    dbapi_connection = connection.connection.dbapi_connection
+    dbapi_connection.autocommit = True
+    try:
+        yield
+    finally:
+        if not dbapi_connection.closed:  # (closed when the query failed for a lost connection)
+            dbapi_connection.autocommit = False
 
 
 def session_in_transaction() -> bool:

@@ -18,7 +18,6 @@ no COMMIT). On SQLite there are no round trips to save; its rows go in slices in
 import logging
 import time
 import weakref
-from contextlib import contextmanager
 
 import gevent
 from flask import Flask, current_app
@@ -28,7 +27,7 @@ from gevent.queue import Queue
 from psycopg2 import extensions as psycopg2_extensions
 from sqlalchemy import Insert, event
 
-from app.extensions import db, session_in_transaction
+from app.extensions import db, psycopg2_autocommit, session_in_transaction
 from app.outages import FailureLog, database_unavailable
 from app.timeutil import RateMeter
 
@@ -182,7 +181,7 @@ def _in_one_round_trip(by_statement: dict[object, list[dict]]) -> None:
     with db.engine.connect() as connection:
         for statement, parameter_sets in by_statement.items():
             connection.execute(_inline(statement), parameter_sets, execution_options={_RENDER_INTO: rendered})
-        with _autocommit(connection):
+        with psycopg2_autocommit(connection):
             # (no_parameters: psycopg2 would take the percent signs of the values for placeholders)
             connection.exec_driver_sql(";\n".join(rendered), execution_options={"no_parameters": True})
 
@@ -199,20 +198,6 @@ def _inline(statement):
     if statement not in _inline_inserts:
         _inline_inserts[statement] = statement.inline()
     return _inline_inserts[statement]
-
-
-@contextmanager
-def _autocommit(connection):
-    # psycopg2's own switch rather than SQLAlchemy's isolation_level option: SQLAlchemy sets READ
-    # COMMITTED again when the connection goes back to the pool, after which psycopg2 sends a SET (a
-    # round trip) at every switch out of autocommit.
-    dbapi_connection = connection.connection.dbapi_connection
-    dbapi_connection.autocommit = True
-    try:
-        yield
-    finally:
-        if not dbapi_connection.closed:  # (closed when the query failed for a lost connection)
-            dbapi_connection.autocommit = False
 
 
 def _render(cursor, statement, parameters, context) -> bool:

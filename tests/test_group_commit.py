@@ -170,3 +170,18 @@ def test_a_batch_of_every_kind_of_statement_is_one_round_trip_on_postgres(counte
     assert sorted(db.session.scalars(select(MeterValue.value))) == ["10", "7"]
     assert db.session.scalar(select(ChargePoint.disconnected_at).where(ChargePoint.id == "CP-RT")) == later
     assert db.session.scalar(select(SystemLog.message).where(SystemLog.event == "disconnected")) == "gone"
+
+
+def test_a_hot_path_read_is_one_round_trip_on_postgres(counted_postgres):
+    """read_first (a handshake's and a BootNotification's reads): the SELECT alone, no BEGIN before it and
+    no ROLLBACK when the connection goes back to the pool; and it still sees what is committed."""
+    app, counter = counted_postgres
+    db.session.remove()  # (the fixture's session committed CP1 and holds nothing)
+    assert charge_points.known_at_handshake("CP1").id == "CP1"  # the pool's connection is made
+    before = counter.count
+    assert charge_points.known_at_handshake("CP1").id == "CP1"
+    assert charge_points.known_at_handshake("CP-NOT-THERE") is None
+    assert counter.count - before == 2
+    with db.engine.begin() as other:
+        other.execute(text("INSERT INTO charge_points (id, created_at, updated_at) VALUES ('CP-NEW', now(), now())"))
+    assert charge_points.known_at_handshake("CP-NEW").id == "CP-NEW"

@@ -5,8 +5,9 @@ The backlog is what this process has taken on and not answered yet: handshakes i
 messages waiting for their commit (app/group_commit.py). Past OCPP_ADMISSION_BACKLOG, and more than
 OCPP_ADMISSION_WAIT seconds of work at the rates the process has been getting through it, a new
 handshake gets 503 with a Retry-After. A BootNotification gets Pending with its interval when the
-messages waiting for their commit alone are past both: a charge point that boots is already connected, and its boot costs
-less now than the one it would send again later, so a queue of handshakes is no reason to put it off.
+messages waiting for their commit alone are past both: a charge point that boots is already connected,
+and its boot costs less now than the one it would send again later, so a queue of handshakes is no
+reason to put it off.
 A charge point with a transaction running is never kept out: its driver is waiting.
 
 The refused come back at the pace the process takes them (retry_after): each refused handshake is given
@@ -39,9 +40,10 @@ logger = logging.getLogger(__name__)
 # than the process can boot charge points.
 HANDSHAKE_TURNS = 20
 
-# Handshakes a second assumed until the process has measured its own rate for a few seconds (a new process in a storm
-# refuses most of it within its first second; app/timeutil.RateMeter). Guessing high costs refused charge points that come back
-# early and are refused again (a tenth of a handshake's cost each); guessing low, idle seconds.
+# Handshakes a second assumed until the process has measured its own rate for a few seconds
+# (app/timeutil.RateMeter; a new process in a storm refuses most of it within its first second).
+# Guessing high costs refused charge points that come back early and are refused again (a tenth of a
+# handshake's cost each); guessing low, idle seconds.
 ASSUMED_HANDSHAKES_PER_SECOND = 300.0
 LONGEST_RETRY = 600
 

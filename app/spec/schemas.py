@@ -21,8 +21,8 @@ import re
 from pathlib import Path
 
 import fastjsonschema
-from fastjsonschema.draft04 import CodeGeneratorDraft04
 import ocpp
+from fastjsonschema.draft04 import CodeGeneratorDraft04
 from ocpp.exceptions import (FormationViolationError, OccurenceConstraintViolationError, OCPPError,
                              PropertyConstraintViolationError, TypeConstraintViolationError)
 from ocpp.v16.enums import Action
