@@ -82,3 +82,17 @@ def test_a_backlog_past_the_threshold_that_is_through_in_seconds_sheds_nothing(i
     gate.wait_seconds = 0  # the count alone decides
     gate.handshakes = 101
     assert gate.overloaded()
+
+
+def test_slots_are_never_further_apart_than_the_assumed_rate_makes_them(in_app, clock):
+    """A handshake rate measured while boots took the CPU (a few a second) would spread thousands of
+    refused charge points over many minutes, and leave the process idle while they wait."""
+    gate = Admission(in_app)
+    gate.retry_seconds = 1
+    for _ in range(3):  # 5 handshakes a second served, for three seconds
+        for _ in range(5):
+            gate._served.add()
+        clock.now += 1
+    gate.handshakes = 0
+    waits = [gate.retry_after() for _ in range(3000)]
+    assert waits[-1] <= 2 + 3000 / ASSUMED_HANDSHAKES_PER_SECOND  # about 10 s, not 600 (3,000 / 5 a second)
