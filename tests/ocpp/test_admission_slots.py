@@ -96,3 +96,10 @@ def test_slots_are_never_further_apart_than_the_assumed_rate_makes_them(in_app, 
     gate.handshakes = 0
     waits = [gate.retry_after() for _ in range(3000)]
     assert waits[-1] <= 2 + 3000 / ASSUMED_HANDSHAKES_PER_SECOND  # about 10 s, not 600 (3,000 / 5 a second)
+
+
+def test_no_refused_charge_point_is_told_to_wait_more_than_a_minute(in_app, clock):
+    gate = Admission(in_app)
+    gate.retry_seconds = 1
+    gate.handshakes = 100_000  # minutes of backlog at any rate
+    assert max(gate.retry_after() for _ in range(100)) == 60
