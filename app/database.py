@@ -52,7 +52,7 @@ def _init_sqlite(app: Flask, engine) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     refuse_unwritable(path)
     synchronous = app.config["DB_SQLITE_SYNCHRONOUS"]
-    app.extensions["sqlite_reads"] = functools.partial(_sqlite_read_engine, engine.url)
+    app.extensions["sqlite_reads"] = _sqlite_read_engine(engine.url)  # (no connection until a read)
 
     @event.listens_for(engine, "connect")
     def configure_sqlite(dbapi_connection, _record):
@@ -78,9 +78,7 @@ def _init_sqlite(app: Flask, engine) -> None:
                 cursor.close()
             # So would it share the read pool's: SQLite shares one file's state among a process's
             # connections, and a read connection opened meanwhile keeps it read-only.
-            reads = app.extensions.get("sqlite_reads")
-            if reads is not None and not callable(reads):
-                reads.dispose()
+            app.extensions["sqlite_reads"].dispose()
 
 
 def _sqlite_read_engine(url):
@@ -257,13 +255,7 @@ def read_first(statement, parameters: dict):
 
 
 def _read_engine():
-    extensions = current_app.extensions
-    reads = extensions.get("sqlite_reads")
-    if reads is None:
-        return db.engine
-    if callable(reads):  # made at the first read: most processes (a flask command) never read this way
-        reads = extensions["sqlite_reads"] = reads()
-    return reads
+    return current_app.extensions.get("sqlite_reads") or db.engine
 
 
 def prepared(build):
