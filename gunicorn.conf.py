@@ -18,6 +18,10 @@ from config import load_config_or_exit
 # be the one non-JSON line of LOG_FORMAT=json. The worker inherits the filter.
 warnings.filterwarnings("ignore", message="Unable to monitor memory usage")
 
+# Each greenlet would keep a record of the stack it was spawned from (four frames' worth and a dict, for
+# every connection); nothing reads it. Read by gevent in the worker, which inherits the environment.
+os.environ.setdefault("GEVENT_TRACK_GREENLET_TREE", "false")
+
 settings = load_config_or_exit()
 
 if settings.WEB_CONCURRENCY > 1 and not settings.REDIS_URL:

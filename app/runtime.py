@@ -11,6 +11,7 @@ from flask import Flask
 
 from app import events
 from app.extensions import db
+from app.ocpp import keepalive
 from app.outages import one_line
 from app.services import api_keys, users
 from app.spec.close_codes import GOING_AWAY
@@ -24,6 +25,7 @@ GC_YOUNG_THRESHOLD = 20_000
 
 def start_background(app: Flask, worker=None) -> None:
     _startup_warnings(app)
+    keepalive.start(app)
     registry = app.extensions["ocpp_connections"]
     if registry.relay is not None:
         registry.relay.serve(registry)

@@ -168,6 +168,16 @@ class ChargePointSession:
             self._pending = None
             self._call_slot.release()
 
+    def keep_alive(self, answer_within: float) -> None:
+        """Ping the charge point; close the connection when it left a ping unanswered for `answer_within` s."""
+        if not self._ws.connected:
+            return
+        try:
+            if not transport.ping(self._ws, answer_within):
+                self.close(POLICY_VIOLATION, f"no answer to a WebSocket ping within {answer_within:g} s")
+        except (ConnectionClosed, OSError):
+            pass  # closing or closed: its reading loop ends it
+
     @property
     def silent_seconds(self) -> float:
         """Seconds since the charge point last sent a frame or answered a ping."""

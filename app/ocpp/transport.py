@@ -6,12 +6,18 @@ run in the greenlet that serves the connection instead: one greenlet per charge 
 16 KiB less per connection (each greenlet holds its own Python frame stack) and a switch less per frame.
 Messages are handled as the loop reads them; while one is handled the next waits in the socket, which
 is what OCPP's one-CALL-at-a-time asks of a charge point anyway.
+
+Pings are not simple-websocket's: it pings from the reading loop, which then waits for every frame
+through a selector of its own with a timeout (a watcher, a timer and an event per connection, each
+started and stopped for every frame). The loop here waits on the socket alone, and one greenlet pings
+every connection of the process (keepalive.py).
 """
 import socket
 import time
 
 import gevent
 from gevent.lock import BoundedSemaphore
+from wsproto.events import Ping
 
 # A peer that does not answer our close frame is cut off after this many seconds.
 CLOSE_GRACE_SECONDS = 5.0
@@ -61,6 +67,7 @@ class WholeWrites:
         # When the peer last sent anything (a frame, or the pong to our ping): the connection's liveness,
         # known here without a database write.
         self.last_received = time.monotonic()
+        self.pinged_at: float | None = None
 
     def recv(self, size: int) -> bytes:
         data = self._sock.recv(size)
@@ -80,7 +87,7 @@ def server_options(config) -> dict:
     """SOCK_SERVER_OPTIONS for flask-sock."""
     return {
         "subprotocols": ["ocpp1.6"],
-        "ping_interval": config["OCPP_WEBSOCKET_PING_INTERVAL"],
+        "ping_interval": None,  # keepalive.py pings
         "max_message_size": config["OCPP_MAX_MESSAGE_SIZE"],
         "thread_class": DeferredReader,
         "event_class": MessageSignal,
@@ -94,6 +101,18 @@ def prepare(ws) -> None:
 def seconds_since_received(ws) -> float:
     """Seconds since the peer last sent anything (frames and pongs alike)."""
     return time.monotonic() - ws.sock.last_received
+
+
+def ping(ws, answer_within: float) -> bool:
+    """Ping the peer, unless a ping of ours is still unanswered; False when the peer has sent nothing, not
+    even a pong, for `answer_within` seconds since that ping."""
+    sock = ws.sock
+    now = time.monotonic()
+    if sock.pinged_at is not None and sock.last_received < sock.pinged_at:
+        return now - sock.pinged_at < answer_within
+    sock.pinged_at = now
+    sock.send(ws.ws.send(Ping()))
+    return True
 
 
 def read_messages(ws, handle) -> None:
