@@ -1,7 +1,6 @@
 """What a server process runs besides answering requests: the Redis relay's inbox and registry, the
 periodic jobs (without Redis), and the graceful shutdown. Started by gunicorn's post_worker_init hook,
 never by create_app, so that `flask` commands and tests that build the app start nothing."""
-import gc
 import logging
 import os
 import time
@@ -9,7 +8,7 @@ import time
 import gevent
 from flask import Flask
 
-from app import events
+from app import collector, events
 from app.extensions import db
 from app.ocpp import keepalive
 from app.outages import one_line
@@ -20,7 +19,6 @@ from app.tasks import runner
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_REASON = "the central system is shutting down"
-GC_YOUNG_THRESHOLD = 20_000
 
 
 def start_background(app: Flask, worker=None) -> None:
@@ -34,14 +32,7 @@ def start_background(app: Flask, worker=None) -> None:
     if worker is not None:
         _stop_gracefully_when_orphaned(worker)
         gevent.spawn(_shut_down_when_stopped, app, worker)
-    # What start-up made (modules, compiled schemas and statements, the app) lives as long as the process:
-    # out of the collector's sight, it is not walked again at every full collection.
-    gc.collect()
-    gc.freeze()
-    # A storm keeps thousands of requests half-done at once: with the default young-generation threshold
-    # (700 allocations) their objects are walked again and again (12 % of a storm's time, measured with
-    # py-spy --native). Collected less often, each young collection stays a millisecond or two.
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
+    collector.configure()
 
 
 def _startup_warnings(app: Flask) -> None:

@@ -34,7 +34,9 @@ class DeferredReader:
         pass
 
     def run(self) -> None:
-        self._target()
+        # Dropped as it starts: the bound method refers to the connection, which refers to this reader.
+        target, self._target = self._target, None
+        target()
 
 
 class MessageSignal:
@@ -121,7 +123,12 @@ def read_messages(ws, handle) -> None:
         while ws.input_buffer:
             handle(ws.input_buffer.pop(0))
     ws.event.handler = drain
-    ws.thread.run()
+    try:
+        ws.thread.run()
+    finally:
+        # The closure refers to the connection, which refers to this signal: without the cycle, the
+        # connection's objects are freed as it ends, not by the collector (see app/runtime.py).
+        ws.event.handler = None
 
 
 def close(ws, code: int, reason: str) -> None:
