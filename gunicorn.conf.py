@@ -57,6 +57,10 @@ workers = settings.WEB_CONCURRENCY
 # some beyond OCPP_MAX_CONNECTIONS, so that the application can answer those with 503 instead of
 # leaving them unanswered in the listen queue.
 worker_connections = settings.OCPP_MAX_CONNECTIONS + 100
+# Connections the kernel completes and queues until the worker accepts them (it caps this at
+# net.core.somaxconn, 4096 on most hosts): a fleet reconnecting while a new worker imports the
+# application (about two seconds) waits in the queue instead of being refused and backing off.
+backlog = max(2048, settings.OCPP_MAX_CONNECTIONS)
 
 if settings.PORT is not None:
     bind = [f"0.0.0.0:{settings.PORT}"]

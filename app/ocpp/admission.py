@@ -45,7 +45,7 @@ HANDSHAKE_TURNS = 20
 # (app/timeutil.RateMeter; a new process in a storm refuses most of it within its first second).
 # Guessing high costs refused charge points that come back early and are refused again (a tenth of a
 # handshake's cost each); guessing low, idle seconds.
-ASSUMED_HANDSHAKES_PER_SECOND = 300.0
+ASSUMED_HANDSHAKES_PER_SECOND = 450.0
 # A refused charge point is never told to stay away longer than a minute: the rates behind its slot are
 # measured under overload and can be far too low (in a 19,000 storm on PostgreSQL, 602 charge points
 # waited minutes for slots while the process sat idle).

@@ -3,6 +3,7 @@
 Passwords are salted scrypt hashes (werkzeug). scrypt is slow on purpose, so it runs in gevent's thread
 pool: a sign-in must not hold the hub (and every charge point of the process) for tens of milliseconds.
 """
+import functools
 import secrets
 
 import gevent
@@ -21,8 +22,13 @@ ROLES = (ADMIN, OPERATOR, VIEWER)
 RANK = {VIEWER: 0, OPERATOR: 1, ADMIN: 2}
 MIN_PASSWORD = 8
 MAX_NAME = 64
-# Compared against when the account does not exist, so that a wrong name costs as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not a password of anyone")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Compared against when the account does not exist, so that a wrong name costs as long as a wrong
+    password. Made at first use: a hash is a tenth of a second, which every worker's start would wait for."""
+    return generate_password_hash("not a password of anyone")
 
 
 def _off_hub(function, *args):
@@ -59,7 +65,8 @@ def create(name: str, role: str, password: str) -> User:
 def authenticate(name: str, password: str) -> User | None:
     """The account when the password is right, else None (after the same work either way)."""
     user = db.session.scalar(select(User).where(User.name == name))
-    if not _off_hub(check_password_hash, user.password_hash if user else _DUMMY_HASH, password) or user is None:
+    known_hash = user.password_hash if user else _off_hub(_dummy_hash)
+    if not _off_hub(check_password_hash, known_hash, password) or user is None:
         return None
     user.last_sign_in_at = utcnow()
     db.session.commit()
