@@ -101,5 +101,15 @@ def test_slots_are_never_further_apart_than_the_assumed_rate_makes_them(in_app, 
 def test_no_refused_charge_point_is_told_to_wait_more_than_a_minute(in_app, clock):
     gate = Admission(in_app)
     gate.retry_seconds = 1
+    gate.handshakes = 1000
+    waits = [gate.retry_after() for _ in range(40_000)]  # slots for 89 s at the assumed rate
+    assert max(waits) == 60 and waits.count(60) > 10_000
+
+
+def test_the_first_slots_are_no_later_than_the_admission_wait_whatever_the_backlog(in_app, clock):
+    """A backlog estimated at minutes (rates measured under overload) must not send the refused away for
+    minutes: they come back after OCPP_ADMISSION_WAIT, and those still too early are refused again."""
+    gate = Admission(in_app)
+    gate.retry_seconds, gate.wait_seconds = 1, 10
     gate.handshakes = 100_000  # minutes of backlog at any rate
-    assert max(gate.retry_after() for _ in range(100)) == 60
+    assert all(10 <= gate.retry_after() <= 12 for _ in range(100))
