@@ -257,7 +257,7 @@ class IdleFleet:
         self.status_files = [workdir / f"{prefix}-{n}.json" for n in range(shares)]
         for path in self.status_files:  # an earlier fleet's (another backend's storm) would be read as this one's
             path.unlink(missing_ok=True)
-        self.processes = []
+        self.processes, self.error_paths = [], []
         first = 0
         for n, status_file in enumerate(self.status_files):
             share = count // shares + (1 if n < count % shares else 0)
@@ -265,8 +265,10 @@ class IdleFleet:
                        "--first", str(first), "--prefix", prefix, "--duration", str(duration),
                        "--connect-rate", str(connect_rate / shares), "--heartbeat-interval", str(heartbeat_interval),
                        "--status-file", str(status_file)] + (["--reconnect"] if reconnect else [])
-            self.processes.append(subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                                   stderr=subprocess.DEVNULL, preexec_fn=pinned(LOAD_CORE)))
+            self.error_paths.append(workdir / f"{prefix}-{n}.err")
+            with open(self.error_paths[-1], "wb") as errors:
+                self.processes.append(subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors,
+                                                       preexec_fn=pinned(LOAD_CORE)))
             first += share
 
     def status(self) -> dict:
@@ -295,7 +297,8 @@ class IdleFleet:
             if condition(status):
                 return status
             if any(process.poll() is not None for process in self.processes):
-                raise BenchmarkFailed(f"a fleet process ended while waiting for {what}: {status}")
+                errors = " | ".join(path.read_text(errors="replace")[-1500:] for path in self.error_paths)
+                raise BenchmarkFailed(f"a fleet process ended while waiting for {what}: {status}; its errors: {errors}")
             if target is not None and target.process.poll() is not None:
                 raise BenchmarkFailed(f"the server exited while waiting for {what}; see {target.log_path}")
             time.sleep(0.5)
