@@ -374,7 +374,8 @@ def storm(backend: str, count: int, options, workdir: Path) -> dict:
                   "the storm fleet booted", target)
         for round_, kill in enumerate(options.storm_signals, start=2):
             _require_healthy(target)
-            failed_before = idle.status()["failure_kinds"]
+            before = idle.status()  # what this round's figures are counted from
+            failed_before = before["failure_kinds"]
             stopped = time.monotonic()
             if kill == "SIGTERM":
                 target.process.send_signal(signal.SIGTERM)
@@ -400,8 +401,9 @@ def storm(backend: str, count: int, options, workdir: Path) -> dict:
             status = idle.status()
             figures[kill] = {"seconds": round(seconds, 1), "per_second": round(count / seconds),
                              "cpu_ms_per_boot": round(cpu * 1000 / count, 2),
-                             "stopped_in": round(stopped_in, 1), "refused_503": status["refused"],
-                             "pending": status["pending"], "marked_offline": offline,
+                             "stopped_in": round(stopped_in, 1),
+                             "refused_503": status["refused"] - before["refused"],
+                             "pending": status["pending"] - before["pending"], "marked_offline": offline,
                              "failed_attempts": {kind: count - failed_before.get(kind, 0) for kind, count
                                                  in sorted(status["failure_kinds"].items())}}
             print(f"storm {backend} {count} {kill}: {figures[kill]}", flush=True)
