@@ -127,7 +127,7 @@ def read_messages(ws, handle) -> None:
         ws.thread.run()
     finally:
         # The closure refers to the connection, which refers to this signal: without the cycle, the
-        # connection's objects are freed as it ends, not by the collector (see app/runtime.py).
+        # connection's objects are freed as it ends, not by the collector (see app/collector.py).
         ws.event.handler = None
 
 
