@@ -63,6 +63,8 @@ async def test_metrics_count_real_traffic(server):
     assert growth("ocpp_api_requests_total", method="POST", route="/api/commands/reset", status="200") == 1
     assert growth("ocpp_api_requests_total", method="GET", route="/api/charge-points/<charge_point_id>",
                   status="404") == 1
+    # The collector's policy is in force: what start-up made is frozen (app/collector.py)
+    assert metric(after, "ocpp_gc_frozen_objects") > 10_000
 
 
 async def test_metrics_add_up_several_workers(tmp_path_factory):
