@@ -96,8 +96,24 @@ def server_options(config) -> dict:
     }
 
 
+class _HandshakeDone:
+    """Stands in for wsproto's handshake state once the connection is open, when all wsproto still asks
+    of it is its events, and it has none."""
+
+    @staticmethod
+    def events():
+        return ()
+
+
+_HANDSHAKE_DONE = _HandshakeDone()
+
+
 def prepare(ws) -> None:
     ws.sock = WholeWrites(ws.sock)
+    if ws.ws.connection is not None:
+        # wsproto keeps the HTTP handshake's state (an h11 connection, its buffers, the request) as long
+        # as the WebSocket lives: 2.8 KiB a connection, measured with tracemalloc.
+        ws.ws.handshake = _HANDSHAKE_DONE
 
 
 def seconds_since_received(ws) -> float:

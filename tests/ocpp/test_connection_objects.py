@@ -28,7 +28,9 @@ def test_a_connection_that_ends_leaves_no_reference_cycle():
     gc.disable()  # whatever is not freed by reference counting stays
     try:
         ws = Server(environ, **OPTIONS)
+        handshake = weakref.ref(ws.ws.handshake)
         transport.prepare(ws)
+        assert handshake() is None  # the HTTP handshake's state is not kept for the connection's life
         assert peer.recv(4096).startswith(b"HTTP/1.1 101")
         peer.sendall(masked(0x1, b'[2,"1","Heartbeat",{}]') + masked(0x8, (1000).to_bytes(2, "big")))
         transport.read_messages(ws, received.append)  # returns at the close frame
