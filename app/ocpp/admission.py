@@ -104,15 +104,12 @@ class Admission:
         """Seconds a refused handshake waits before it comes back: until its slot (see above), at least
         OCPP_ADMISSION_RETRY, with up to a second of jitter."""
         now = time.monotonic()
-        # Slots at least as close as the assumed rate: a rate measured while boots took the CPU spread
-        # 11,367 refused over ten minutes (seen in a 19,000 storm on PostgreSQL). One that comes back
-        # too early is refused again and given a later slot; one that comes back too late leaves the
-        # process idle.
+        # Rates measured under overload are too low: slots spaced by them spread 11,367 refused over ten
+        # minutes, and a backlog estimated with them sent a storm's refused away for a minute, the process
+        # idle meanwhile (both seen in 19,000 storms on PostgreSQL). So slots are at least as close as the
+        # assumed rate, and the first start no later than OCPP_ADMISSION_WAIT from now. One that comes back
+        # too early is refused again and given a later slot; one too late leaves the process idle.
         spacing = 1 / max(self._served.per_second(), ASSUMED_HANDSHAKES_PER_SECOND)
-        # The first slots start when the backlog will be through, but no later than OCPP_ADMISSION_WAIT
-        # from now: past that the estimate rests on rates measured under overload (on PostgreSQL, whose
-        # processes share the cores, a 19,000 storm's refused were sent away for a minute and came back
-        # to an idle process). One that comes back early is refused again, and slotted after the others.
         start = now + min(self._through_in(), self.wait_seconds)
         self._next_slot = max(self._next_slot, start) + spacing
         wait = max(self.retry_seconds, self._next_slot - now)
