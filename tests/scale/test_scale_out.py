@@ -39,7 +39,17 @@ def holders(redis_url: str) -> dict[str, str]:
 def two_workers(request, tmp_path_factory):
     with running_server(request.param, tmp_path_factory, REDIS_URL=fresh_redis_url(), WEB_CONCURRENCY=2,
                         OCPP_COMMAND_TIMEOUT=5) as server:
+        wait_for_nodes(server.environment["REDIS_URL"], 2)
         yield server
+
+
+def wait_for_nodes(redis_url: str, count: int, timeout: float = 60.0) -> None:
+    """The server answers once one worker is up; the other may still be importing the application, and
+    until it is, every connection goes to the first. Each worker's relay registers its node key in Redis."""
+    deadline = time.monotonic() + timeout
+    while len(Redis.from_url(redis_url).keys("ocpp:node:*")) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} workers registered within {timeout:g} s"
+        time.sleep(0.1)
 
 
 @contextmanager
