@@ -53,9 +53,10 @@ raise_open_file_limit(settings.OCPP_MAX_CONNECTIONS)
 wsgi_app = "wsgi:app"
 worker_class = "gevent"
 workers = settings.WEB_CONCURRENCY
-# Each worker accepts at most this many connections per listening port (gunicorn's default is 1000):
-# some beyond OCPP_MAX_CONNECTIONS, so that the application can answer those with 503 instead of
-# leaving them unanswered in the listen queue.
+# Each worker serves at most this many HTTP requests at once per listening port (gunicorn's default is
+# 1000): a WebSocket handshake is one until the connection is open (transport.serve_apart), and a whole
+# fleet may handshake at once; some beyond OCPP_MAX_CONNECTIONS, so that the application can answer
+# those with 503 instead of leaving them unanswered in the listen queue.
 worker_connections = settings.OCPP_MAX_CONNECTIONS + 100
 # Connections the kernel completes and queues until the worker accepts them (it caps this at
 # net.core.somaxconn, 4096 on most hosts): a fleet reconnecting while a new worker imports the
@@ -114,6 +115,14 @@ def post_worker_init(worker):
     from app.tasks.runner import watch_held_connections
     start_background(worker.wsgi, worker)
     watch_held_connections(worker.wsgi)
+
+
+def worker_exit(server, worker):
+    """gunicorn's worker exits once its HTTP requests are done; a charge point's connection is not one of
+    them (it outlives the request that opened it): it waits for their graceful shutdown."""
+    runtime = sys.modules.get("app.runtime")  # not there when the worker failed to start
+    if runtime is not None:
+        runtime.wait_for_shut_down(worker.cfg.graceful_timeout)
 
 
 # Several workers: each writes its Prometheus metrics to files in one directory, which /metrics adds up.

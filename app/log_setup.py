@@ -4,7 +4,7 @@ import logging
 import re
 import uuid
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, g, has_app_context, request
 from pythonjsonlogger.json import JsonFormatter
 
 PLAIN = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
@@ -23,7 +23,9 @@ def formatter(log_format: str) -> logging.Formatter:
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
-            record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+            # g is the application context's: a charge point's connection carries its handshake's id
+            # into the context it is served in (ocpp/websocket.py).
+            record.request_id = g.get("request_id", "-") if has_app_context() else "-"
         return True
 
 

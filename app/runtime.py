@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 
 SHUTDOWN_REASON = "the central system is shutting down"
 
+_shutdown: gevent.Greenlet | None = None
+
 
 def start_background(app: Flask, worker=None) -> None:
     _startup_warnings(app)
@@ -31,7 +33,8 @@ def start_background(app: Flask, worker=None) -> None:
         runner.start_in_process(app)
     if worker is not None:
         _stop_gracefully_when_orphaned(worker)
-        gevent.spawn(_shut_down_when_stopped, app, worker)
+        global _shutdown
+        _shutdown = gevent.spawn(_shut_down_when_stopped, app, worker)
     collector.configure()
 
 
@@ -97,6 +100,13 @@ def _shut_down_when_stopped(app: Flask, worker) -> None:
         logger.warning("the gunicorn master (pid %d) is gone: shutting down", worker.ppid)
         worker.alive = False
     shut_down(app, drain_seconds=min(app.config["OCPP_COMMAND_TIMEOUT"], worker.cfg.graceful_timeout / 2))
+
+
+def wait_for_shut_down(timeout: float) -> None:
+    """Wait for the graceful shutdown (the worker is exiting). gunicorn waits for its requests only, and
+    a charge point's connection outlives the request that opened it (transport.serve_apart)."""
+    if _shutdown is not None:
+        _shutdown.join(timeout)
 
 
 def shut_down(app: Flask, drain_seconds: float) -> None:

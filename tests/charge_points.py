@@ -2,9 +2,12 @@
 implementation we did not write talks to ours. It answers the central system's CALLs as a real charge
 point would, with replies, silences and CALLERRORs a test can choose."""
 import asyncio
+import base64
 import json
+import os
+import struct
 import uuid
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime, timedelta, timezone
 
@@ -185,3 +188,44 @@ async def eventually(condition, timeout: float = 20.0) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"not true within {timeout} s: {condition}")
         await asyncio.sleep(0.05)
+
+
+# WebSocket opcodes, for BareWebSocket
+PING, PONG, CLOSE, TEXT = 0x9, 0xA, 0x8, 0x1
+
+
+class BareWebSocket:
+    """A WebSocket client on a bare TCP stream, which answers pings only when told to."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, server) -> "BareWebSocket":
+        address = urlsplit(server.ws_url)
+        reader, writer = await asyncio.open_connection(address.hostname, address.port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(f"GET /{new_id()} HTTP/1.1\r\nHost: {address.netloc}\r\nUpgrade: websocket\r\n"
+                     f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                     "Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n".encode())
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        assert head.split(b"\r\n")[0].split(b" ")[1] == b"101", head
+        return cls(reader, writer)
+
+    async def frame(self, timeout: float) -> tuple[int, bytes]:
+        head = await asyncio.wait_for(self.reader.readexactly(2), timeout)
+        length = head[1] & 0x7F
+        if length == 126:
+            length = struct.unpack("!H", await self.reader.readexactly(2))[0]
+        elif length == 127:
+            length = struct.unpack("!Q", await self.reader.readexactly(8))[0]
+        return head[0] & 0x0F, await self.reader.readexactly(length)
+
+    def send(self, opcode: int, payload: bytes) -> None:
+        mask = os.urandom(4)
+        assert len(payload) < 126
+        self.writer.write(bytes([0x80 | opcode, 0x80 | len(payload)]) + mask +
+                          bytes(byte ^ mask[n % 4] for n, byte in enumerate(payload)))
+
+    def close(self) -> None:
+        self.writer.close()

@@ -13,6 +13,7 @@ from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import BadRequest, NotFound, ServiceUnavailable, Unauthorized
 
 from app.extensions import db, sock
+from app.ocpp import transport
 from app.ocpp.admission import admission
 from app.ocpp.router import CallDispatcher
 from app.ocpp.session import ChargePointSession
@@ -171,12 +172,18 @@ def serve_charge_point(ws, charge_point_id: str) -> None:
     finally:
         _end_turn()
     g.served = True
-    try:
-        session.serve()
-    finally:
-        if registry.detach(session):
-            _record_disconnected(charge_point_id, g.connected_at, session.close_reason)
-        db.session.remove()
+    app, connected_at, request_id = current_app._get_current_object(), g.connected_at, g.get("request_id", "-")
+
+    def serve() -> None:
+        with app.app_context():
+            g.request_id = request_id  # the connection's log lines carry its handshake's request id
+            try:
+                session.serve()
+            finally:
+                if registry.detach(session):
+                    _record_disconnected(charge_point_id, connected_at, session.close_reason)
+                db.session.remove()
+    transport.serve_apart(ws, serve)
 
 
 def _end_turn() -> None:

@@ -6,6 +6,10 @@ import os
 import socket
 import weakref
 
+import gevent
+import gevent.event
+import gevent.socket
+import pytest
 from simple_websocket import Server
 
 from app.ocpp import transport
@@ -41,3 +45,39 @@ def test_a_connection_that_ends_leaves_no_reference_cycle():
     finally:
         gc.enable()
         peer.close()
+
+
+def test_a_connection_served_apart_outlives_the_request_that_opened_it():
+    """serve_apart(): the WebSocket stays open through flask-sock's close() as the view returns and
+    gunicorn's close() as the request ends; the socket closes for real once the connection is served."""
+    ours, peer = gevent.socket.socketpair()
+    peer.settimeout(5)
+    environ = {"gunicorn.socket": ours, "HTTP_HOST": "localhost", "HTTP_UPGRADE": "websocket",
+               "HTTP_CONNECTION": "Upgrade", "HTTP_SEC_WEBSOCKET_KEY": "dGhlIHNhbXBsZSBub25jZQ==",
+               "HTTP_SEC_WEBSOCKET_VERSION": "13", "HTTP_SEC_WEBSOCKET_PROTOCOL": "ocpp1.6"}
+    ws = Server(environ, **OPTIONS)
+    transport.prepare(ws)
+    assert peer.recv(4096).startswith(b"HTTP/1.1 101")
+    received, served = [], gevent.event.Event()
+
+    def serve():
+        transport.read_messages(ws, received.append)
+        served.set()
+    transport.serve_apart(ws, serve)
+    ws.close()  # flask-sock's, as the view returns
+    ours.close()  # gunicorn's, as the request ends
+    gevent.sleep(0.1)
+    peer.settimeout(0.2)
+    with pytest.raises(TimeoutError):
+        peer.recv(4096)  # no close frame, no end of stream
+    peer.settimeout(5)
+    peer.sendall(masked(0x1, b'[2,"1","Heartbeat",{}]'))
+    gevent.sleep(0.1)
+    assert received == ['[2,"1","Heartbeat",{}]'] and ws.connected
+    peer.sendall(masked(0x8, (1000).to_bytes(2, "big")))
+    assert served.wait(5)
+    answer = b""
+    while chunk := peer.recv(4096):  # the close frame's answer, then the end of the stream
+        answer += chunk
+    assert answer == bytes([0x88, 2]) + (1000).to_bytes(2, "big")
+    peer.close()

@@ -2,20 +2,16 @@
 answers stays, one that leaves a ping unanswered for an interval is closed with 1008; the pings of a
 round are spread over the interval."""
 import asyncio
-import base64
-import os
 import struct
 import time
-from urllib.parse import urlsplit
 
 import gevent
 import pytest
 
 from app.ocpp import keepalive
-from tests.charge_points import new_id
+from tests.charge_points import CLOSE, PING, PONG, TEXT, BareWebSocket
 from tests.conftest import running_server
 
-PING, PONG, CLOSE, TEXT = 0x9, 0xA, 0x8, 0x1
 POLICY_VIOLATION = 1008
 
 
@@ -23,43 +19,6 @@ POLICY_VIOLATION = 1008
 def pinging_server(backend, tmp_path_factory):
     with running_server(backend, tmp_path_factory, OCPP_WEBSOCKET_PING_INTERVAL=1) as server:
         yield server
-
-
-class BareWebSocket:
-    """A WebSocket client on a bare TCP stream, which answers pings only when told to."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def open(cls, server) -> "BareWebSocket":
-        address = urlsplit(server.ws_url)
-        reader, writer = await asyncio.open_connection(address.hostname, address.port)
-        key = base64.b64encode(os.urandom(16)).decode()
-        writer.write(f"GET /{new_id()} HTTP/1.1\r\nHost: {address.netloc}\r\nUpgrade: websocket\r\n"
-                     f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                     "Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n".encode())
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-        assert head.split(b"\r\n")[0].split(b" ")[1] == b"101", head
-        return cls(reader, writer)
-
-    async def frame(self, timeout: float) -> tuple[int, bytes]:
-        head = await asyncio.wait_for(self.reader.readexactly(2), timeout)
-        length = head[1] & 0x7F
-        if length == 126:
-            length = struct.unpack("!H", await self.reader.readexactly(2))[0]
-        elif length == 127:
-            length = struct.unpack("!Q", await self.reader.readexactly(8))[0]
-        return head[0] & 0x0F, await self.reader.readexactly(length)
-
-    def send(self, opcode: int, payload: bytes) -> None:
-        mask = os.urandom(4)
-        assert len(payload) < 126
-        self.writer.write(bytes([0x80 | opcode, 0x80 | len(payload)]) + mask +
-                          bytes(byte ^ mask[n % 4] for n, byte in enumerate(payload)))
-
-    def close(self) -> None:
-        self.writer.close()
 
 
 async def test_a_connection_that_answers_no_ping_is_closed_with_1008(pinging_server):

@@ -2,12 +2,14 @@
 (going away) so that charge points reconnect elsewhere, and the disconnections are recorded."""
 import asyncio
 import signal
+import struct
+from contextlib import AsyncExitStack
 
 import httpx
 import pytest
 import websockets
 
-from tests.charge_points import connected
+from tests.charge_points import CLOSE, BareWebSocket, connected, eventually
 from tests.conftest import BACKENDS, running_server
 
 
@@ -35,3 +37,26 @@ async def test_sigterm_answers_commands_in_flight_then_closes_with_1001(backend,
         with pytest.raises(OSError):
             async with websockets.connect(f"{server.ws_url}/late", subprotocols=["ocpp1.6"], open_timeout=2):
                 pass
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_sigterm_waits_for_a_charge_point_that_never_answers_the_close(backend, tmp_path_factory):
+    """gunicorn's worker exits once its HTTP requests are done, and a charge point's connection outlives
+    the request that opened it: the worker waits for its connections' shutdown, which cuts off one that
+    leaves the close frame unanswered (after transport.CLOSE_GRACE_SECONDS) and records its end."""
+    with running_server(backend, tmp_path_factory) as server:
+        async with AsyncExitStack() as stack:
+            idle = [await stack.enter_async_context(connected(server)) for _ in range(5)]
+            silent = await BareWebSocket.open(server)
+            stack.callback(silent.close)
+            await eventually(lambda: server.database.scalar(
+                "SELECT count(*) FROM charge_points WHERE connected_at IS NOT NULL") == len(idle) + 1)
+            server.process.send_signal(signal.SIGTERM)
+            for charge_point in idle:
+                await asyncio.wait_for(charge_point._connection.wait_closed(), 15)
+                assert charge_point._connection.close_code == 1001
+            opcode, payload = await silent.frame(timeout=15)  # not answered
+            assert opcode == CLOSE and struct.unpack("!H", payload[:2])[0] == 1001
+            assert await asyncio.to_thread(server.process.wait, 30) == 0
+        assert server.database.scalar(
+            "SELECT count(*) FROM charge_points WHERE disconnected_at IS NOT NULL") == len(idle) + 1
