@@ -119,9 +119,11 @@ def post_worker_init(worker):
 
 def worker_exit(server, worker):
     """gunicorn's worker exits once its HTTP requests are done; a charge point's connection is not one of
-    them (it outlives the request that opened it): it waits for their graceful shutdown."""
+    them (it outlives the request that opened it): it waits for their graceful shutdown, which starts
+    now if nothing had stopped the worker before (an error in gunicorn's own loop)."""
     runtime = sys.modules.get("app.runtime")  # not there when the worker failed to start
     if runtime is not None:
+        worker.alive = False
         runtime.wait_for_shut_down(worker.cfg.graceful_timeout)
 
 
