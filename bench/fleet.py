@@ -126,6 +126,8 @@ class RawWebSocket:
         host, port = host_port.rsplit(":", 1)
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
         try:
+            if writer.is_closing():  # reset as it was accepted (a server going away); uvloop would raise RuntimeError
+                raise ConnectionResetError("the connection was closed before the handshake was sent")
             writer.write(_HANDSHAKE.format(path=path, host=host_port).encode())
             try:
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
