@@ -108,6 +108,15 @@ _HANDSHAKE = ("GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConn
 _ZERO_MASK = b"\x00\x00\x00\x00"  # a client must mask its frames; masked with zeros, the payload stays as it is
 
 
+def _written(writer: asyncio.StreamWriter, data: bytes) -> bool:
+    """Write, unless the connection is closed (reset, or closed by us): uvloop raises RuntimeError on a
+    write to a closed transport, where asyncio's own loop drops the bytes."""
+    if writer.is_closing():
+        return False
+    writer.write(data)
+    return True
+
+
 class RawWebSocket:
     """The least a charge point needs of RFC 6455 over asyncio streams: text frames out, text frames in,
     pings answered, close. The websockets library costs the load generator about as much CPU per
@@ -126,9 +135,9 @@ class RawWebSocket:
         host, port = host_port.rsplit(":", 1)
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
         try:
-            if writer.is_closing():  # reset as it was accepted (a server going away); uvloop would raise RuntimeError
+            if not _written(writer, _HANDSHAKE.format(path=path, host=host_port).encode()):
+                # reset as it was accepted (a server going away)
                 raise ConnectionResetError("the connection was closed before the handshake was sent")
-            writer.write(_HANDSHAKE.format(path=path, host=host_port).encode())
             try:
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
             except asyncio.IncompleteReadError:
@@ -147,8 +156,6 @@ class RawWebSocket:
             raise
 
     async def send(self, text: str) -> None:
-        if self._writer.is_closing():  # (uvloop raises RuntimeError on a write to a closed transport)
-            raise ConnectionError("the connection is closed")
         payload = text.encode()
         length = len(payload)
         if length < 126:
@@ -157,7 +164,8 @@ class RawWebSocket:
             header = bytes((0x81, 0x80 | 126)) + length.to_bytes(2, "big")
         else:
             header = bytes((0x81, 0x80 | 127)) + length.to_bytes(8, "big")
-        self._writer.write(header + _ZERO_MASK + payload)
+        if not _written(self._writer, header + _ZERO_MASK + payload):
+            raise ConnectionError("the connection is closed")
         await self._writer.drain()
 
     def __aiter__(self):
@@ -181,8 +189,8 @@ class RawWebSocket:
                     self.close_code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
                     await self.close(self.close_code if len(payload) >= 2 else 1000)
                     return
-                elif opcode == 0x9 and not self._writer.is_closing():  # ping: pong with the same payload
-                    self._writer.write(bytes((0x8A, 0x80 | len(payload))) + _ZERO_MASK + payload)
+                elif opcode == 0x9:  # ping: pong with the same payload
+                    _written(self._writer, bytes((0x8A, 0x80 | len(payload))) + _ZERO_MASK + payload)
         except (asyncio.IncompleteReadError, ConnectionError):
             self.close_code = self.close_code or 1006
             self._writer.close()
