@@ -7,7 +7,7 @@ from ocpp.v16.enums import RegistrationStatus
 from sqlalchemy import String, Text, and_, bindparam, func, insert, or_, select, update
 
 from app import events
-from app.database import prepared, read_first
+from app.database import ReadTogether, prepared, read_first
 from app.extensions import db
 from app.group_commit import commit_together
 from app.models import ChargePoint, SystemLog, Transaction, UTCDateTime
@@ -110,13 +110,14 @@ _HANDSHAKE_VIEW = select(_charge_points.c.id, _charge_points.c.registration_stat
     .where(_charge_points.c.id == bindparam("charge_point_id"))
 
 
-_OPEN_TRANSACTION = select(Transaction.__table__.c.id).where(
-    Transaction.__table__.c.charge_point_id == bindparam("charge_point_id"),
-    Transaction.__table__.c.stop_timestamp.is_(None)).limit(1)
+# Asked for every handshake refused in a storm, thousands at about the same time: read together.
+_OPEN_TRANSACTIONS = ReadTogether(select(Transaction.__table__.c.charge_point_id.label("key")).where(
+    Transaction.__table__.c.charge_point_id.in_(bindparam("keys", expanding=True)),
+    Transaction.__table__.c.stop_timestamp.is_(None)).distinct())
 
 
 def has_open_transaction(charge_point_id: str) -> bool:
-    return read_first(_OPEN_TRANSACTION, {"charge_point_id": charge_point_id}) is not None
+    return bool(_OPEN_TRANSACTIONS.rows(charge_point_id))
 
 
 def known_at_handshake(charge_point_id: str):
