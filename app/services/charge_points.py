@@ -103,7 +103,9 @@ _BOOTED = update(_charge_points).where(_charge_points.c.id == bindparam("charge_
     registration_status=func.coalesce(_charge_points.c.registration_status, bindparam("first_status")),
     heartbeat_interval=bindparam("interval"), last_boot_notification=bindparam("at"), last_seen=bindparam("at"),
     updated_at=bindparam("at"))
-_REGISTRATION = select(_charge_points.c.registration_status).where(_charge_points.c.id == bindparam("charge_point_id"))
+# A storm's BootNotifications arrive together: read together.
+_REGISTRATIONS = ReadTogether(select(_charge_points.c.id.label("key"), _charge_points.c.registration_status)
+                              .where(_charge_points.c.id.in_(bindparam("keys", expanding=True))))
 _HANDSHAKE_VIEW = select(_charge_points.c.id, _charge_points.c.registration_status, _charge_points.c.validation_mode,
                          _charge_points.c.security_profile, _charge_points.c.password_hash,
                          _charge_points.c.previous_password_hash) \
@@ -144,8 +146,8 @@ def register_boot(charge_point_id: str, boot: BootInfo, at: datetime) -> Registr
     A charge point keeps the registration status an operator gave it; one booting for the first time
     gets Accepted, or Pending with OCPP_UNKNOWN_CHARGE_POINTS=pending.
     """
-    registered = read_first(_REGISTRATION, {"charge_point_id": charge_point_id})
-    status = (registered and registered.registration_status) or first_registration_status()
+    registered = _REGISTRATIONS.rows(charge_point_id)
+    status = (registered and registered[0].registration_status) or first_registration_status()
     interval = current_app.config["OCPP_HEARTBEAT_INTERVAL"]
     commit_together(
         (_BOOTED, {"charge_point_id": charge_point_id, "first_status": first_registration_status(),
