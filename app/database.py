@@ -83,7 +83,7 @@ def _init_sqlite(app: Flask, engine) -> None:
 
 
 def _sqlite_read_engine(url):
-    """A pool of its own for read_first's reads on SQLite, with connections that cannot write.
+    """A pool of its own for read_all's reads on SQLite, with connections that cannot write.
 
     The one connection of the main pool is held across yields to the hub: by the group commit between
     its slices, by a request through its session. In a reconnect storm thousands of handshakes and
@@ -239,29 +239,20 @@ def commit_problem(app: Flask) -> str | None:
     return app.extensions["commit_probe"].problem()
 
 
-def read_first(statement, parameters: dict):
-    """The first row of a read, on a connection of the pool taken for this read alone (or None).
+def read_all(statement, parameters: dict) -> list:
+    """The rows of a read, on a connection of the pool taken for this read alone.
 
     For the reads of a storm's hot path (a handshake, a BootNotification): the ORM session would begin a
     transaction with its snapshot, and its commit, for one row; that costs more than the read. Where the
     caller's session already holds a transaction, the read joins it (SQLite's pool has one connection).
     """
-    return _read(statement, parameters, lambda result: result.first())
-
-
-def read_all(statement, parameters: dict) -> list:
-    """Every row of a read, as read_first reads."""
-    return _read(statement, parameters, lambda result: result.all())
-
-
-def _read(statement, parameters: dict, rows):
     if session_in_transaction():
-        return rows(db.session.execute(statement, parameters))
+        return db.session.execute(statement, parameters).all()
     with _read_engine().connect() as connection:
         if connection.dialect.name != "postgresql":
-            return rows(connection.execute(statement, parameters))
+            return connection.execute(statement, parameters).all()
         with psycopg2_autocommit(connection):  # one round trip: no BEGIN, no ROLLBACK afterwards
-            return rows(connection.execute(statement, parameters))
+            return connection.execute(statement, parameters).all()
 
 
 class ReadTogether:
@@ -281,7 +272,7 @@ class ReadTogether:
         self._statement = statement
 
     def rows(self, key) -> list:
-        if session_in_transaction():  # the read joins the caller's transaction (see read_first)
+        if session_in_transaction():  # the read joins the caller's transaction (see read_all)
             return read_all(self._statement, {"keys": [key]})
         batch = self._batch_to_join()
         batch.keys.add(key)
@@ -295,7 +286,9 @@ class ReadTogether:
         batch = pending.get(self)
         if batch is None:
             pending[self] = batch = _KeyBatch()
-            gevent.spawn(self._read, current_app._get_current_object(), batch)
+            # Started by a timer, which fires at the event loop's next pass: a greenlet merely spawned would
+            # start behind every greenlet runnable before it, in a storm thousands (see group_commit.py).
+            gevent.spawn_later(0, self._read, current_app._get_current_object(), batch)
         return batch
 
     def _read(self, app: Flask, batch: "_KeyBatch") -> None:

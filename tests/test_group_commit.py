@@ -173,7 +173,7 @@ def test_a_batch_of_every_kind_of_statement_is_one_round_trip_on_postgres(counte
 
 
 def test_a_hot_path_read_is_one_round_trip_on_postgres(counted_postgres):
-    """read_first (a handshake's and a BootNotification's reads): the SELECT alone, no BEGIN before it and
+    """A hot path's read (a handshake's, a BootNotification's: app.database.read_all): the SELECT alone, no BEGIN before it and
     no ROLLBACK when the connection goes back to the pool; and it still sees what is committed."""
     app, counter = counted_postgres
     db.session.remove()  # (the fixture's session committed CP1 and holds nothing)

@@ -7,7 +7,7 @@ from ocpp.v16.enums import RegistrationStatus
 from sqlalchemy import String, Text, and_, bindparam, func, insert, or_, select, update
 
 from app import events
-from app.database import ReadTogether, prepared, read_first
+from app.database import ReadTogether, prepared
 from app.extensions import db
 from app.group_commit import commit_together
 from app.models import ChargePoint, SystemLog, Transaction, UTCDateTime
@@ -106,10 +106,12 @@ _BOOTED = update(_charge_points).where(_charge_points.c.id == bindparam("charge_
 # A storm's BootNotifications arrive together: read together.
 _REGISTRATIONS = ReadTogether(select(_charge_points.c.id.label("key"), _charge_points.c.registration_status)
                               .where(_charge_points.c.id.in_(bindparam("keys", expanding=True))))
-_HANDSHAKE_VIEW = select(_charge_points.c.id, _charge_points.c.registration_status, _charge_points.c.validation_mode,
-                         _charge_points.c.security_profile, _charge_points.c.password_hash,
-                         _charge_points.c.previous_password_hash) \
-    .where(_charge_points.c.id == bindparam("charge_point_id"))
+# A storm's handshakes (HANDSHAKE_TURNS of them at a time) read together.
+_HANDSHAKE_VIEWS = ReadTogether(select(_charge_points.c.id.label("key"), _charge_points.c.id,
+                                       _charge_points.c.registration_status, _charge_points.c.validation_mode,
+                                       _charge_points.c.security_profile, _charge_points.c.password_hash,
+                                       _charge_points.c.previous_password_hash)
+                                .where(_charge_points.c.id.in_(bindparam("keys", expanding=True))))
 
 
 # Asked for every handshake refused in a storm, thousands at about the same time: read together.
@@ -125,7 +127,8 @@ def has_open_transaction(charge_point_id: str) -> bool:
 def known_at_handshake(charge_point_id: str):
     """What the handshake needs to know of a charge point (a plain row with the attributes of a
     ChargePoint that security and may_send_calls read), or None."""
-    return read_first(_HANDSHAKE_VIEW, {"charge_point_id": charge_point_id})
+    rows = _HANDSHAKE_VIEWS.rows(charge_point_id)
+    return rows[0] if rows else None
 
 
 def record_seen(charge_point_id: str, at: datetime) -> None:
