@@ -6,7 +6,6 @@ from flask import Flask, abort, request
 from app import api, cli, console, database, errors, events, group_commit, log_setup, metrics
 from app.extensions import db, migrate, sock
 from app.ocpp import transport
-from app.spec import schemas as ocpp_schemas  # not "schemas": app.schemas, the API's, would shadow it
 from app.services import connections
 from app.version import __version__  # noqa: F401  (app.__version__, kept for those who read it there)
 from config import Config, load_config_or_exit
@@ -27,7 +26,6 @@ def create_app(config: Config | None = None) -> Flask:
     group_commit.init_app(app)
     connections.init_app(app)
     events.init_app(app)
-    ocpp_schemas.warm_up()
 
     from app.ocpp import handlers  # noqa: F401  (registers the OCPP handlers)
     from app.api.health import bp as health_bp
