@@ -3,7 +3,6 @@
 OCPP_HOST:OCPP_WEBSOCKET_PORT serves the charge points and OCPP_HOST:OCPP_API_PORT the HTTP API;
 where PORT is set (Heroku, App Platform) both are served on 0.0.0.0:$PORT.
 """
-import atexit
 import gc
 import os
 import resource
@@ -137,11 +136,9 @@ def post_worker_init(worker):
     """The worker's background greenlets: the Redis relay, or the periodic jobs without Redis; and the
     graceful shutdown on SIGTERM (WebSockets closed with 1001 after commands in flight are answered)."""
     # The application's objects made, the collector leaves them alone from now on (they would be gone
-    # through at every full collection), except at exit: SQLite's connection, closed then, checkpoints
-    # its WAL into the database file.
+    # through at every full collection).
     gc.freeze()
     gc.enable()
-    atexit.register(gc.unfreeze)
     from app.runtime import start_background
     from app.tasks.runner import watch_held_connections
     start_background(worker.wsgi, worker)

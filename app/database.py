@@ -357,8 +357,8 @@ class ReadTogether:
         return batch
 
     def _read(self, app: Flask, batch: "_KeyBatch") -> None:
-        del app.extensions["reads_together"][self]  # who asks from now on waits for the next read
         try:
+            del app.extensions["reads_together"][self]  # who asks from now on waits for the next read
             with app.app_context():
                 keys = list(batch.keys)
                 by_key: dict = {}
