@@ -29,8 +29,9 @@ from app.outages import FailureLog, database_unavailable, one_line
 SQLITE_CANNOT_WRITE = frozenset({8, 10, 14})  # SQLITE_READONLY, SQLITE_IOERR, SQLITE_CANTOPEN
 SQLITE_BUSY = 5
 # SQLite's own checkpoint once the WAL has this many pages (4 KiB each): the server's checkpoints come
-# first (WalCheckpointer), so this only bounds the WAL where they do not run.
-SQLITE_AUTOCHECKPOINT_PAGES = 10_000
+# first (WalCheckpointer), so this only bounds the WAL where they do not run. (A 19,000 charge points'
+# storm adds up to 10,000 pages a second.)
+SQLITE_AUTOCHECKPOINT_PAGES = 50_000
 # The exit status with which a gunicorn worker says it cannot boot: gunicorn then stops instead of
 # starting it again and again (any other status).
 WORKER_BOOT_ERROR = 3
@@ -90,7 +91,8 @@ def _init_sqlite(app: Flask, engine) -> None:
 
 
 class WalCheckpointer:
-    """Checkpoints SQLite's WAL every `interval` seconds in an operating-system thread of gevent's pool.
+    """Checkpoints SQLite's WAL every `interval` seconds in an operating-system thread of gevent's pool
+    (10 to 20 ms each in a 19,000 charge points' storm, with 2,000 to 10,000 pages a second to copy).
 
     SQLite checkpoints in the connection that commits, once the WAL passes wal_autocheckpoint pages;
     in this process that is the group commit's writer, on the hub's thread, and a checkpoint waits for
@@ -100,7 +102,7 @@ class WalCheckpointer:
     waits for the writer nor holds it up. PASSIVE: it copies what no reader still needs, and never waits.
     """
 
-    def __init__(self, path: str, interval: float = 1.0):
+    def __init__(self, path: str, interval: float = 0.25):
         self.path = path
         self.interval = interval
         self.checkpoints = 0  # done (read by the tests)
