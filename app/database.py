@@ -117,21 +117,26 @@ class WalCheckpointer:
         pool = gevent.get_hub().threadpool
         while True:
             gevent.sleep(self.interval)
-            try:
-                pool.apply(self._checkpoint)  # this greenlet waits; the hub runs the rest meanwhile
-            except sqlite3.Error as error:
+            error = pool.apply(self._checkpoint)  # this greenlet waits; the hub runs the rest meanwhile
+            if error is None:
+                self._failures.succeeded()
+            else:
                 self._failures.failed(error)
                 self._close()  # a new connection next time: the file may have been replaced or remounted
-            else:
-                self._failures.succeeded()
 
-    def _checkpoint(self) -> None:
-        if self._connection is None:
-            # Used by one thread at a time: apply() returns only when the checkpoint is done.
-            self._connection = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
-        self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    def _checkpoint(self) -> sqlite3.Error | None:
+        """In the pool's thread: its failure is returned, not raised (gevent's pool would print the
+        traceback of every one, for a failure logged once per interval)."""
+        try:
+            if self._connection is None:
+                # Used by one thread at a time: apply() returns only when the checkpoint is done.
+                self._connection = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
+            self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as error:
+            return error
         self.checkpoints += 1
         self.thread_ids.add(threading.get_native_id())
+        return None
 
     def _close(self) -> None:
         connection, self._connection = self._connection, None
