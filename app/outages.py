@@ -58,7 +58,9 @@ def message_bus_unavailable(error: BaseException) -> bool:
 
 class FailureLog:
     """Logs the first failure at once, then at most one line per `interval` seconds with how many failed
-    since; and one line when the thing works again."""
+    since; and one line when the thing works again. A failure soon after that is counted, not logged at
+    once: a write that fails and succeeds in turn (SQLite's on a full disk, where what fits in the WAL's
+    pages still goes in) logs no more often than one that keeps failing."""
 
     def __init__(self, what: str, interval: float = 10.0, log: logging.Logger = logger):
         self.what = what
@@ -85,7 +87,7 @@ class FailureLog:
         self._failing = False
         unlogged = f" ({self._unlogged} more failure{'s' if self._unlogged > 1 else ''} since the last line)"
         self._log.warning("%s: works again%s", self.what, unlogged if self._unlogged else "")
-        self._logged_at, self._unlogged = float("-inf"), 0
+        self._unlogged = 0
 
 
 def one_line(error: BaseException) -> str:
