@@ -107,7 +107,6 @@ class WalCheckpointer:
         self.interval = interval
         self.checkpoints = 0  # done (read by the tests)
         self.thread_ids: set[int] = set()  # the threads they were done in (likewise)
-        self._connection: sqlite3.Connection | None = None
         self._failures = FailureLog(f"WAL checkpoints of {path} failed")
 
     def start(self) -> gevent.Greenlet:
@@ -122,26 +121,25 @@ class WalCheckpointer:
                 self._failures.succeeded()
             else:
                 self._failures.failed(error)
-                self._close()  # a new connection next time: the file may have been replaced or remounted
 
     def _checkpoint(self) -> sqlite3.Error | None:
         """In the pool's thread: its failure is returned, not raised (gevent's pool would print the
-        traceback of every one, for a failure logged once per interval)."""
+        traceback of every one, for a failure logged once per interval).
+
+        A connection of its own each time, closed at once: SQLite shares a file's state among a process's
+        connections, and one kept open from while the file was read-only would keep every other
+        connection of the process from writing once it is writable again."""
         try:
-            if self._connection is None:
-                # Used by one thread at a time: apply() returns only when the checkpoint is done.
-                self._connection = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
-            self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            connection = sqlite3.connect(self.path, timeout=10)
+            try:
+                connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            finally:
+                connection.close()
         except sqlite3.Error as error:
             return error
         self.checkpoints += 1
         self.thread_ids.add(threading.get_native_id())
         return None
-
-    def _close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            connection.close()
 
 
 def start_wal_checkpoints(app: Flask) -> None:
