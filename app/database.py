@@ -8,7 +8,6 @@ import functools
 import os
 import sqlite3
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -23,15 +22,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db, psycopg2_autocommit, session_in_transaction
-from app.outages import FailureLog, database_unavailable, one_line
+from app.outages import database_unavailable, one_line
 
 # SQLite's primary result codes that say it cannot write the file (or reach it) with this connection.
 SQLITE_CANNOT_WRITE = frozenset({8, 10, 14})  # SQLITE_READONLY, SQLITE_IOERR, SQLITE_CANTOPEN
 SQLITE_BUSY = 5
-# SQLite's own checkpoint once the WAL has this many pages (4 KiB each): the server's checkpoints come
-# first (WalCheckpointer), so this only bounds the WAL where they do not run. (A 19,000 charge points'
-# storm adds up to 10,000 pages a second.)
-SQLITE_AUTOCHECKPOINT_PAGES = 50_000
 # The exit status with which a gunicorn worker says it cannot boot: gunicorn then stops instead of
 # starting it again and again (any other status).
 WORKER_BOOT_ERROR = 3
@@ -67,9 +62,6 @@ def _init_sqlite(app: Flask, engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        # The server checkpoints in a thread of its own (WalCheckpointer); this is the bound on the WAL
-        # where none runs (a flask command), or should it fall behind.
-        cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "handle_error")
@@ -88,68 +80,6 @@ def _init_sqlite(app: Flask, engine) -> None:
             # So would it share the read pool's: SQLite shares one file's state among a process's
             # connections, and a read connection opened meanwhile keeps it read-only.
             app.extensions["sqlite_reads"].dispose()
-
-
-class WalCheckpointer:
-    """Checkpoints SQLite's WAL every `interval` seconds in an operating-system thread of gevent's pool
-    (10 to 20 ms each in a 19,000 charge points' storm, with 2,000 to 10,000 pages a second to copy).
-
-    SQLite checkpoints in the connection that commits, once the WAL passes wal_autocheckpoint pages;
-    in this process that is the group commit's writer, on the hub's thread, and a checkpoint waits for
-    the disk (it syncs the WAL and the database file): in a 19,000 charge points' hold one such commit
-    took 299 ms, 62 of them CPU, and every connection waited. In a thread of its own the wait holds
-    nothing (Python's sqlite3 lets go of the GIL while SQLite works), and under WAL a checkpoint neither
-    waits for the writer nor holds it up. PASSIVE: it copies what no reader still needs, and never waits.
-    """
-
-    def __init__(self, path: str, interval: float = 0.25):
-        self.path = path
-        self.interval = interval
-        self.checkpoints = 0  # done (read by the tests)
-        self.thread_ids: set[int] = set()  # the threads they were done in (likewise)
-        self._failures = FailureLog(f"WAL checkpoints of {path} failed")
-
-    def start(self) -> gevent.Greenlet:
-        return gevent.spawn(self._checkpoint_forever)
-
-    def _checkpoint_forever(self) -> None:
-        pool = gevent.get_hub().threadpool
-        while True:
-            gevent.sleep(self.interval)
-            error = pool.apply(self._checkpoint)  # this greenlet waits; the hub runs the rest meanwhile
-            if error is None:
-                self._failures.succeeded()
-            else:
-                self._failures.failed(error)
-
-    def _checkpoint(self) -> sqlite3.Error | None:
-        """In the pool's thread: its failure is returned, not raised (gevent's pool would print the
-        traceback of every one, for a failure logged once per interval).
-
-        A connection of its own each time, closed at once: SQLite shares a file's state among a process's
-        connections, and one kept open from while the file was read-only would keep every other
-        connection of the process from writing once it is writable again."""
-        try:
-            connection = sqlite3.connect(self.path, timeout=10)
-            try:
-                connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            finally:
-                connection.close()
-        except sqlite3.Error as error:
-            return error
-        self.checkpoints += 1
-        self.thread_ids.add(threading.get_native_id())
-        return None
-
-
-def start_wal_checkpoints(app: Flask) -> None:
-    """On SQLite, the server's checkpoints (WalCheckpointer)."""
-    if app.config["DATABASE_KIND"] != "sqlite":
-        return
-    path = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database
-    if path and path != ":memory:":
-        app.extensions["wal_checkpointer"] = checkpointer = WalCheckpointer(path)
-        checkpointer.start()
 
 
 def _sqlite_read_engine(url):

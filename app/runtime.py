@@ -8,7 +8,7 @@ import time
 import gevent
 from flask import Flask
 
-from app import collector, database, events
+from app import collector, events
 from app.extensions import db
 from app.ocpp import keepalive
 from app.outages import one_line
@@ -25,7 +25,6 @@ _shutdown: gevent.Greenlet | None = None
 
 def start_background(app: Flask, worker=None) -> None:
     _startup_warnings(app)
-    database.start_wal_checkpoints(app)
     keepalive.start(app)
     registry = app.extensions["ocpp_connections"]
     if registry.relay is not None:
