@@ -128,17 +128,13 @@ def post_fork(server, worker):
     """The worker imports and sets up the application next: it makes objects that live as long as the
     process, and the collector would go through them again and again while they are made (0.15 s of
     the worker's 1.1 s start-up, which a fleet reconnecting after a restart waits for). It waits until
-    post_worker_init."""
+    post_worker_init, where app.collector.configure() freezes them and turns it on again."""
     gc.disable()
 
 
 def post_worker_init(worker):
     """The worker's background greenlets: the Redis relay, or the periodic jobs without Redis; and the
     graceful shutdown on SIGTERM (WebSockets closed with 1001 after commands in flight are answered)."""
-    # The application's objects made, the collector leaves them alone from now on (they would be gone
-    # through at every full collection).
-    gc.freeze()
-    gc.enable()
     from app.runtime import start_background
     from app.tasks.runner import watch_held_connections
     start_background(worker.wsgi, worker)

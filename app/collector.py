@@ -68,9 +68,11 @@ pauses = Pauses()
 
 
 def configure() -> None:
-    """Freeze what start-up made, and collect from now on as described above."""
+    """Freeze what start-up made, and collect from now on as described above (the server's worker has
+    had the collector off since it was forked: gunicorn.conf.py's post_fork)."""
     gc.collect()
     gc.freeze()
+    gc.enable()
     gc.set_threshold(GENERATION_0, OLDER_GENERATIONS_EVERY, OLDER_GENERATIONS_EVERY)
     if pauses not in gc.callbacks:
         gc.callbacks.append(pauses)

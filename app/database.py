@@ -272,14 +272,13 @@ class ReadTogether:
         self._statement = statement
 
     def rows(self, key) -> list:
-        if session_in_transaction():  # the read joins the caller's transaction (see read_all)
-            return read_all(self._statement, {"keys": [key]})
-        batch = self._batch_to_join()
-        batch.keys.add(key)
-        batch.done.wait()
-        if batch.rows is None:
-            return read_all(self._statement, {"keys": [key]})
-        return batch.rows.get(key, [])
+        if not session_in_transaction():  # else the read joins the caller's transaction (see read_all)
+            batch = self._batch_to_join()
+            batch.keys.add(key)
+            batch.done.wait()
+            if batch.rows is not None:
+                return batch.rows.get(key, [])
+        return read_all(self._statement, {"keys": [key]})
 
     def _batch_to_join(self) -> "_KeyBatch":
         pending = current_app.extensions.setdefault("reads_together", {})
