@@ -14,6 +14,7 @@ from pathlib import Path
 import gevent
 import psycopg2
 from flask import Flask, current_app
+from gevent import monkey
 from gevent.event import Event
 from gevent.socket import wait_read, wait_write
 from psycopg2 import extensions
@@ -54,6 +55,7 @@ def _init_sqlite(app: Flask, engine) -> None:
     refuse_unwritable(path)
     synchronous = app.config["DB_SQLITE_SYNCHRONOUS"]
     app.extensions["sqlite_reads"] = _sqlite_read_engine(engine.url)  # (no connection until a read)
+    _commit_off_the_hub(engine.dialect)
 
     @event.listens_for(engine, "connect")
     def configure_sqlite(dbapi_connection, _record):
@@ -80,6 +82,50 @@ def _init_sqlite(app: Flask, engine) -> None:
             # So would it share the read pool's: SQLite shares one file's state among a process's
             # connections, and a read connection opened meanwhile keeps it read-only.
             app.extensions["sqlite_reads"].dispose()
+
+
+def _commit_off_the_hub(dialect) -> None:
+    """SQLite's commits run in a thread of gevent's pool, while the hub goes on serving.
+
+    SQLite works in the calling thread, and a commit may write the WAL back into the database file
+    (its checkpoint, every 1,000 pages) and sync it: one such commit of the group commit's writer held
+    the hub for 299 ms (62 ms of it CPU), long enough that charge points' heartbeats waited and gevent's
+    monitor thread reported it. sqlite3 lets go of the GIL while SQLite works. Replacing the dialect's
+    do_commit keeps SQLAlchemy around it: its error handling (a lost or read-only connection, readiness)
+    sees the commit's exceptions as before.
+    """
+    commit_here = dialect.do_commit
+
+    def do_commit(dbapi_connection) -> None:
+        if not monkey.is_module_patched("threading") or _real_thread_ident() != _HUB_THREAD:
+            commit_here(dbapi_connection)  # a flask command, a test outside the server
+            return
+        done = gevent.get_hub().threadpool.spawn(_outcome, commit_here, dbapi_connection)
+        try:
+            error = done.get()
+        except BaseException:
+            # Killed while the thread commits: the connection goes back to the pool only when the thread
+            # is done with it (another greenlet would use it from two threads at once).
+            done.wait()
+            raise
+        if error is not None:
+            raise error
+    dialect.do_commit = do_commit
+
+
+def _outcome(function, *args) -> BaseException | None:
+    """What function raised, if anything, as a value: gevent's pool would print the traceback of an
+    exception raised in its thread (a disk that is full is not a bug to print)."""
+    try:
+        function(*args)
+    except BaseException as error:  # noqa: BLE001  (handed to the caller, which raises it)
+        return error
+    return None
+
+
+# The thread of the hub that serves the process (the main thread; a forked worker's only thread).
+_real_thread_ident = monkey.get_original("_thread", "get_ident")
+_HUB_THREAD = _real_thread_ident()
 
 
 def _sqlite_read_engine(url):
