@@ -48,6 +48,15 @@ def status_report(charge_point_id: str, connector_id: int, info: str | None = No
                            timestamp=NOW, received_at=NOW))]
 
 
+def status_and_history(charge_point_id: str, connector_id: int, status: str, at: datetime) -> list:
+    """A StatusNotification's two writes: the connector's status (an upsert) and the history row."""
+    history, upsert = connectors._status_statements()
+    fields = dict(charge_point_id=charge_point_id, connector_id=connector_id, status=status, error_code="NoError",
+                  info=None, vendor_id=None, vendor_error_code=None)
+    return [(history, {**fields, "timestamp": at, "received_at": at}),
+            (upsert, {**fields, "status_timestamp": at, "updated_at": at})]
+
+
 def test_a_batch_commits_together_and_a_bad_message_fails_alone(app):
     writer = GroupCommit(app)
     # Queued before the writer runs, the five are one batch; the one for an unknown charge point
@@ -185,3 +194,54 @@ def test_a_hot_path_read_is_one_round_trip_on_postgres(counted_postgres):
     with db.engine.begin() as other:
         other.execute(text("INSERT INTO charge_points (id, created_at, updated_at) VALUES ('CP-NEW', now(), now())"))
     assert charge_points.known_at_handshake("CP-NEW").id == "CP-NEW"
+
+
+@contextmanager
+def sent_queries():
+    """The query strings a batch sends to PostgreSQL (SQLAlchemy's own event, no stand-in; the statements
+    rendered into them are executions of their own, which no_parameters tells apart)."""
+    queries = []
+
+    def listener(_connection, _cursor, statement, _parameters, context, _executemany):
+        if context.execution_options.get("no_parameters"):
+            queries.append(statement)
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        yield queries
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+
+
+def test_the_rows_of_an_upsert_go_in_one_statement_on_postgres(counted_postgres):
+    """One INSERT ... ON CONFLICT for a batch's rows (PostgreSQL parsed and planned one per row), and the
+    rows are stored as one by one: a repeated row is added once, a status only replaces an older one."""
+    app, _ = counted_postgres
+    writer = GroupCommit(app)
+    writer.write(status_report("CP1", 1))
+    samples = [{"timestamp": "2024-01-01T00:01:00Z", "sampled_value": [
+        {"value": str(n), "measurand": measurand}
+        for n, measurand in enumerate(("Energy.Active.Import.Register", "Power.Active.Import", "Current.Import"))]}]
+    units = [status_and_history("CP1", n, "Available", NOW) for n in range(2, 7)] + \
+        [meter_values.insertions("CP1", 1, None, samples)] * 2
+    with sent_queries() as queries:
+        gevent.joinall([gevent.spawn(writer.write, unit) for unit in units], raise_error=True)
+    sent = "".join(query for query in queries if "INSERT" in query)
+    assert sent.count("INSERT INTO connectors ") == 1
+    assert sent.count("INSERT INTO connector_status_changes ") == 1
+    assert sent.count("INSERT INTO meter_values ") == 1
+    assert db.session.scalar(select(db.func.count()).select_from(ConnectorStatusChange)) == 6
+    assert sorted(db.session.scalars(select(MeterValue.value))) == ["0", "1", "2"]  # the repeat added nothing
+    assert db.session.scalar(text("SELECT count(*) FROM connectors WHERE status = 'Available'")) == 5
+
+
+def test_an_upsert_with_a_repeated_key_keeps_a_statement_per_row_on_postgres(counted_postgres):
+    """Two rows of one key in one INSERT ... ON CONFLICT DO UPDATE would fail the batch: they go apart,
+    and the later report is the connector's status whatever their order."""
+    app, _ = counted_postgres
+    writer = GroupCommit(app)
+    with sent_queries() as queries:
+        gevent.joinall([gevent.spawn(writer.write, unit) for unit in (
+            status_and_history("CP1", 1, "Charging", NOW.replace(minute=5)),
+            status_and_history("CP1", 1, "Preparing", NOW.replace(minute=1)))], raise_error=True)
+    assert "".join(queries).count("INSERT INTO connectors ") == 2
+    assert db.session.scalar(text("SELECT status FROM connectors WHERE connector_id = 1")) == "Charging"
