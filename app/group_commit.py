@@ -1,18 +1,15 @@
 """Group commit: the writes of many charge points' messages committed in one transaction.
 
 The messages that make most of the traffic (Heartbeat, StatusNotification, MeterValues) only write.
-Each handler hands its writes over and waits; a writer greenlet (one per process; on PostgreSQL two,
-each committing on its own connection) takes everything that is waiting, runs each statement once for
-all of them (executemany) and commits once. A message is
+Each handler hands its writes over and waits; one writer greenlet per process takes everything that
+is waiting, runs each statement once for all of them (executemany) and commits once. A message is
 still answered only after its writes are committed, so nothing acknowledged can be lost; under load,
 the batch grows by itself while the previous one commits, and a round trip and an fsync serve
 hundreds of messages instead of one.
 
 The statements must be idempotent and independent of their order within a statement (upserts,
 INSERT ... ON CONFLICT, last-write-wins updates of one row per charge point): a failed batch is
-retried one message at a time, so that one bad message fails alone. Two batches committing at once
-never hold two messages of one charge point's connection (it sends its next CALL only once the last is
-answered); a connection's end and the next connection's start are ordered by the row (connected_at).
+retried one message at a time, so that one bad message fails alone.
 
 On PostgreSQL a batch is one round trip: its statements, their parameters interpolated by psycopg2,
 go as one query string, which PostgreSQL runs as one transaction (no BEGIN, no exchange per statement,
@@ -39,12 +36,6 @@ from app.timeutil import RateMeter
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 500
-# Batches committing at once on PostgreSQL, each on a connection of its own. With one, charge points
-# that wait for their answers fall into step with the commits (a convoy): all their messages arrive
-# together, make one batch, and the process has nothing to do while PostgreSQL commits it; with 100
-# busy charge points it idled 20-30 % of the time. A second writer takes what arrives meanwhile. (SQLite
-# has one writer connection.)
-POSTGRES_WRITERS = 2
 SQLITE_SLICE = 100  # rows of one statement executed at once, on SQLite (a few milliseconds)
 WRITER_STRETCH = 0.02  # seconds of SQLite work after which a batch yields to the hub before its next slice
 # The writer yields on a timer, not with sleep(0): sleep(0) queues it behind every callback queued
@@ -65,23 +56,22 @@ _unavailable = FailureLog("group commit: batches failed, the database is unavail
 
 
 class GroupCommit:
-    def __init__(self, app: Flask, writers: int = 1):
+    def __init__(self, app: Flask):
         self.app = app
         self._waiting: Queue = Queue()
-        self._writers: list[gevent.Greenlet] = []
-        self._writer_count = writers
+        self._writer: gevent.Greenlet | None = None
         self._committing = 0
         self.committed = RateMeter(ASSUMED_COMMITS_PER_SECOND)  # messages a second (admission control's)
 
     @property
     def pending(self) -> int:
-        """Messages waiting for their commit (those under way included)."""
+        """Messages waiting for their commit (the one under way included)."""
         return self._waiting.qsize() + self._committing
 
     def write(self, operations: list[Operation]) -> None:
         """Commit the operations (with whatever else is waiting); raises what the database raised."""
-        if not self._writers:
-            self._writers = [gevent.spawn(self._write_forever) for _ in range(self._writer_count)]
+        if self._writer is None:
+            self._writer = gevent.spawn(self._write_forever)
         committed = AsyncResult()
         self._waiting.put((operations, committed))
         committed.get()
@@ -97,12 +87,12 @@ class GroupCommit:
             batch = [first]
             while len(batch) < MAX_BATCH and not self._waiting.empty():
                 batch.append(self._waiting.get_nowait())
-            self._committing += len(batch)
+            self._committing = len(batch)
             try:
                 with self.app.app_context():
                     self._commit(batch)
             finally:
-                self._committing -= len(batch)
+                self._committing = 0
 
     def _commit(self, batch: list) -> None:
         try:
@@ -237,10 +227,11 @@ def _one_values_list(sql: str, statement, parameter_sets: list[dict]) -> tuple[s
     """(head, row, tail) of an INSERT ... ON CONFLICT whose rows can go in one VALUES list, else None.
 
     SQLAlchemy renders a statement per row for an upsert (its multi-row VALUES leaves them out: two rows
-    of one key in one INSERT ... ON CONFLICT DO UPDATE fail); PostgreSQL then parses and plans each, and
-    with a MeterValues' samples that was most of the batch's time. DO NOTHING takes a repeated key in one
-    list (the second row is the conflict), DO UPDATE only keys that differ, which is the common case (one
-    message in flight per charge point); a batch with a repeated key keeps a statement per row.
+    of one key in one INSERT ... ON CONFLICT DO UPDATE fail), and PostgreSQL parses and plans each: with
+    100 busy charge points, 190 us of its CPU per message, 105 us with the rows together (a MeterValues
+    has a row per sample). DO NOTHING takes a repeated key in one list (the second row is the conflict),
+    DO UPDATE only keys that differ, which is the common case (one message in flight per charge point);
+    a batch with a repeated key keeps a statement per row.
     """
     if len(parameter_sets) < 2 or not isinstance(statement, Insert):
         return None
@@ -276,9 +267,8 @@ def _split_at_values(sql: str) -> tuple[str, str, str] | None:
 def init_app(app: Flask) -> None:
     with app.app_context():
         engine = db.engine
-    postgres = engine.dialect.name == "postgresql"
-    app.extensions["group_commit"] = GroupCommit(app, writers=POSTGRES_WRITERS if postgres else 1)
-    if postgres:
+    app.extensions["group_commit"] = GroupCommit(app)
+    if engine.dialect.name == "postgresql":
         event.listen(engine, "do_execute", _render)
         event.listen(engine, "do_executemany", _render_many)
 
