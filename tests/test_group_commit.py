@@ -77,15 +77,21 @@ def test_repeated_writes_in_one_batch_are_idempotent(app):
 
 
 @contextmanager
-def counted_commits():
-    """How many transactions the engine commits in the block (SQLAlchemy's own event, no stand-in)."""
-    commits = []
-    listener = lambda _connection: commits.append(1)  # noqa: E731
-    event.listen(db.engine, "commit", listener)
+def listening(name: str, listener):
+    """SQLAlchemy's own engine event, listened to for the block (no stand-in)."""
+    event.listen(db.engine, name, listener)
     try:
-        yield commits
+        yield
     finally:
-        event.remove(db.engine, "commit", listener)
+        event.remove(db.engine, name, listener)
+
+
+@contextmanager
+def counted_commits():
+    """How many transactions the engine commits in the block."""
+    commits = []
+    with listening("commit", lambda _connection: commits.append(1)):
+        yield commits
 
 
 def test_handshakes_of_many_charge_points_commit_in_one_transaction(app):
@@ -205,11 +211,8 @@ def sent_queries():
     def listener(_connection, _cursor, statement, _parameters, context, _executemany):
         if context.execution_options.get("no_parameters"):
             queries.append(statement)
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
+    with listening("before_cursor_execute", listener):
         yield queries
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
 
 
 def test_the_rows_of_an_upsert_go_in_one_statement_on_postgres(counted_postgres):
