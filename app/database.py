@@ -28,6 +28,7 @@ from app.outages import database_unavailable, one_line
 # SQLite's primary result codes that say it cannot write the file (or reach it) with this connection.
 SQLITE_CANNOT_WRITE = frozenset({8, 10, 14})  # SQLITE_READONLY, SQLITE_IOERR, SQLITE_CANTOPEN
 SQLITE_BUSY = 5
+CHECKPOINT_EVERY = 0.25  # seconds (_checkpoint_off_the_hub): 10 to 20 ms each in a storm, measured
 # The exit status with which a gunicorn worker says it cannot boot: gunicorn then stops instead of
 # starting it again and again (any other status).
 WORKER_BOOT_ERROR = 3
@@ -55,7 +56,7 @@ def _init_sqlite(app: Flask, engine) -> None:
     refuse_unwritable(path)
     synchronous = app.config["DB_SQLITE_SYNCHRONOUS"]
     app.extensions["sqlite_reads"] = _sqlite_read_engine(engine.url)  # (no connection until a read)
-    _commit_off_the_hub(engine.dialect)
+    _checkpoint_off_the_hub(engine)
 
     @event.listens_for(engine, "connect")
     def configure_sqlite(dbapi_connection, _record):
@@ -84,43 +85,56 @@ def _init_sqlite(app: Flask, engine) -> None:
             app.extensions["sqlite_reads"].dispose()
 
 
-def _commit_off_the_hub(dialect) -> None:
-    """SQLite's commits run in a thread of gevent's pool, while the hub goes on serving.
+def _checkpoint_off_the_hub(engine) -> None:
+    """The WAL is written back into the database file by a checkpoint in a thread of gevent's pool, every
+    CHECKPOINT_EVERY seconds at most, after a commit; never by the commit itself.
 
-    SQLite works in the calling thread, and a commit may write the WAL back into the database file
-    (its checkpoint, every 1,000 pages) and sync it: one such commit of the group commit's writer held
-    the hub for 299 ms (62 ms of it CPU), long enough that charge points' heartbeats waited and gevent's
-    monitor thread reported it. sqlite3 lets go of the GIL while SQLite works. Replacing the dialect's
-    do_commit keeps SQLAlchemy around it: its error handling (a lost or read-only connection, readiness)
-    sees the commit's exceptions as before.
+    SQLite checkpoints in the committing connection, in the calling thread, once the WAL passes 1,000
+    pages: one such commit of the group commit's writer held the hub for 299 ms (62 ms of it CPU), long
+    enough that charge points' heartbeats waited and gevent's monitor thread reported it. sqlite3 lets go
+    of the GIL while SQLite works. The checkpoint runs on the committing connection, after its commit and
+    before anyone else can use it: no other connection takes SQLite's checkpoint lock meanwhile (a
+    checkpointer of its own, tried before, made a commit wait on that lock with the hub held). Every
+    commit in a thread costs each commit a hand-over: 20 busy charge points got a fifth fewer answers.
     """
-    commit_here = dialect.do_commit
+    @event.listens_for(engine, "connect")
+    def no_checkpoint_in_commits(dbapi_connection, _record):
+        dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
+
+    commit_here = engine.dialect.do_commit
+    checkpointed_at = time.monotonic()
 
     def do_commit(dbapi_connection) -> None:
-        if not monkey.is_module_patched("threading") or _real_thread_ident() != _HUB_THREAD:
-            commit_here(dbapi_connection)  # a flask command, a test outside the server
-            return
-        done = gevent.get_hub().threadpool.spawn(_outcome, commit_here, dbapi_connection)
-        try:
-            error = done.get()
-        except BaseException:
-            # Killed while the thread commits: the connection goes back to the pool only when the thread
-            # is done with it (another greenlet would use it from two threads at once).
-            done.wait()
-            raise
-        if error is not None:
-            raise error
-    dialect.do_commit = do_commit
+        nonlocal checkpointed_at
+        commit_here(dbapi_connection)
+        if time.monotonic() - checkpointed_at >= CHECKPOINT_EVERY:
+            _off_the_hub(_checkpoint, dbapi_connection)
+            checkpointed_at = time.monotonic()
+    engine.dialect.do_commit = do_commit
 
 
-def _outcome(function, *args) -> BaseException | None:
-    """What function raised, if anything, as a value: gevent's pool would print the traceback of an
-    exception raised in its thread (a disk that is full is not a bug to print)."""
+def _checkpoint(dbapi_connection) -> None:
+    # PASSIVE: what readers still need stays in the WAL for the next one; a failure (a full disk) too.
     try:
+        dbapi_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+    except sqlite3.Error:
+        pass
+
+
+def _off_the_hub(function, *args) -> None:
+    """function(*args) in a thread of gevent's pool, the calling greenlet waiting for it; in place where
+    there is no hub to keep free (a flask command, a test outside the server)."""
+    if not monkey.is_module_patched("threading") or _real_thread_ident() != _HUB_THREAD:
         function(*args)
-    except BaseException as error:  # noqa: BLE001  (handed to the caller, which raises it)
-        return error
-    return None
+        return
+    done = gevent.get_hub().threadpool.spawn(function, *args)
+    try:
+        done.wait()
+    except BaseException:
+        # Killed meanwhile: the connection must not go back to the pool (and to another greenlet) while
+        # the thread still uses it.
+        done.wait()
+        raise
 
 
 # The thread of the hub that serves the process (the main thread; a forked worker's only thread).
