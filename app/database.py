@@ -94,8 +94,9 @@ def _checkpoint_off_the_hub(engine) -> None:
     enough that charge points' heartbeats waited and gevent's monitor thread reported it. sqlite3 lets go
     of the GIL while SQLite works. The checkpoint runs on the committing connection, after its commit and
     before anyone else can use it: no other connection takes SQLite's checkpoint lock meanwhile (a
-    checkpointer of its own, tried before, made a commit wait on that lock with the hub held). Every
-    commit in a thread costs each commit a hand-over: 20 busy charge points got a fifth fewer answers.
+    checkpointer of its own, tried before, made a commit wait on that lock with the hub held). The
+    commits stay on the hub: each one handed to the pool, also tried, cost 20 busy charge points a fifth
+    of their answers.
     """
     @event.listens_for(engine, "connect")
     def no_checkpoint_in_commits(dbapi_connection, _record):
