@@ -4,7 +4,7 @@ from pathlib import Path
 from flask import Flask, abort, request
 
 from app import api, cli, console, database, errors, events, group_commit, log_setup, metrics
-from app.extensions import db, migrate, sock
+from app.extensions import db, init_migrations, sock
 from app.ocpp import transport
 from app.services import connections
 from app.version import __version__  # noqa: F401  (app.__version__, kept for those who read it there)
@@ -20,7 +20,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.config["SOCK_SERVER_OPTIONS"] = transport.server_options(app.config)
     log_setup.init_app(app)
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(MIGRATIONS))
+    init_migrations(app, str(MIGRATIONS))
     sock.init_app(app)
     database.init_app(app)
     group_commit.init_app(app)

@@ -2,8 +2,8 @@
 the two helpers every part that talks to the database shares (a session's transaction, psycopg2's autocommit)."""
 from contextlib import contextmanager
 
+import click
 from flask import Flask
-from flask_migrate import Migrate
 from flask_sock import Sock
 from flask_sqlalchemy import SQLAlchemy
 from redis import Redis
@@ -29,8 +29,41 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
 sock = Sock()
+
+
+def init_migrations(app: Flask, directory: str) -> None:
+    """Flask-Migrate (`flask db`; app.extensions["migrate"], which migrations/env.py reads), imported when
+    first used: it imports alembic, a tenth of a second of every worker's start-up, which a fleet that
+    reconnects after a restart waits for, and which only migrations need."""
+    def load() -> click.Group:
+        from flask_migrate import Migrate
+        from flask_migrate.cli import db as commands
+        if isinstance(app.extensions.get("migrate"), _LoadedWhenUsed):
+            Migrate(app, db, directory=directory)  # (takes app.extensions["migrate"] and `flask db`)
+        return commands
+    app.extensions["migrate"] = _LoadedWhenUsed(load, lambda: app.extensions["migrate"])
+    app.cli.add_command(_CommandsLoadedWhenUsed(load))
+
+
+class _LoadedWhenUsed:
+    def __init__(self, load, loaded):
+        self._load, self._loaded = load, loaded
+
+    def __getattr__(self, name: str):
+        self._load()
+        return getattr(self._loaded(), name)
+
+
+class _CommandsLoadedWhenUsed(click.Group):
+    """`flask db`: its line in `flask --help`; Flask-Migrate's own group parses and runs `flask db ...`."""
+
+    def __init__(self, load):
+        super().__init__("db", help="Perform database migrations.")
+        self._load = load
+
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        return self._load().make_context(info_name, args, parent, **extra)
 
 
 def redis_client(app: Flask) -> Redis:
