@@ -69,8 +69,11 @@ pauses = Pauses()
 
 def configure() -> None:
     """Freeze what start-up made, and collect from now on as described above (the server's worker has
-    had the collector off since it was forked: gunicorn.conf.py's post_fork)."""
-    gc.collect()
+    had the collector off since it was forked: gunicorn.conf.py's post_fork).
+
+    Start-up's garbage is frozen with the rest, not collected first: about 7,500 objects (1.1 MB) kept
+    for good, against a collection of all of start-up's 170,000 objects, 0.13 s of every worker's
+    start-up, which a fleet reconnecting after a restart waits for."""
     gc.freeze()
     gc.enable()
     gc.set_threshold(GENERATION_0, OLDER_GENERATIONS_EVERY, OLDER_GENERATIONS_EVERY)
