@@ -71,6 +71,10 @@ async def test_a_new_connection_gets_503_with_jittered_retry_after_then_is_accep
                 break
     assert refusal is not None and refusal.status_code == 503
     assert RETRY <= int(refusal.headers["Retry-After"]) <= 2 * RETRY
+    # (answered before Flask's request machinery, in the API's error shape all the same)
+    assert json.loads(refusal.body) == {"error": "service_unavailable", "details": {},
+                                        "message": "the central system is busy; try again later"}
+    assert refusal.headers["Content-Type"] == "application/json" and refusal.headers["X-Request-ID"]
     await asyncio.sleep(int(refusal.headers["Retry-After"]))
     async with connected(busy_server, charge_point_id) as charge_point:
         assert (await charge_point.call(boot())).status == "Accepted"
@@ -107,3 +111,26 @@ async def test_a_charge_point_with_a_running_transaction_is_never_kept_out(busy_
         for _ in range(10):
             async with connected(busy_server, charge_point_id) as charge_point:
                 assert (await charge_point.call(boot())).status == "Accepted"
+
+
+async def test_under_overload_a_handshake_that_other_rules_refuse_gets_their_answer(busy_server):
+    """The overload's refusals are answered early (websocket.overload_refusal); an id that
+    cannot name a charge point still gets 400, and the charge points' path on the API's port 404."""
+    overloaded_rounds = 0
+    async with overload(busy_server):
+        for _ in range(ATTEMPTS):
+            for url, status in ((f"{busy_server.ws_url}/{'X' * 49}", 400),
+                                (f"{busy_server.api_url.replace('http', 'ws')}/{new_id('API')}", 404)):
+                with pytest.raises(websockets.InvalidStatus) as refused:
+                    async with websockets.connect(url, subprotocols=["ocpp1.6"], open_timeout=10):
+                        pass
+                assert refused.value.response.status_code == status
+            try:
+                async with connected(busy_server, new_id("SHED"), open_timeout=10, close_timeout=2):
+                    pass
+            except websockets.InvalidStatus as refused:
+                assert refused.response.status_code == 503
+                overloaded_rounds += 1
+                if overloaded_rounds == 5:
+                    break
+    assert overloaded_rounds == 5
