@@ -12,7 +12,7 @@ A charge point with a transaction running is never kept out: its driver is waiti
 
 The refused come back at the pace the process takes them (retry_after): each refused handshake is given
 the next slot, slots following one another at the rate handshakes have been served over the last
-seconds (or ASSUMED_HANDSHAKES_PER_SECOND where that is faster), from when the backlog ahead of them
+seconds (or SLOTS_PER_SECOND where that is faster), from when the backlog ahead of them
 will be through (at most OCPP_ADMISSION_WAIT from now). A storm of 19,000 refused with the same
 short wait would come back at once and be refused again; with the same long wait it would leave the
 process idle until they return. A Pending BootNotification's interval is drawn between
@@ -43,9 +43,13 @@ HANDSHAKE_TURNS = 20
 
 # Handshakes a second assumed until the process has measured its own rate for a few seconds
 # (app/timeutil.RateMeter; a new process in a storm refuses most of it within its first second).
-# Guessing high costs refused charge points that come back early and are refused again (a tenth of a
-# handshake's cost each); guessing low, idle seconds.
 ASSUMED_HANDSHAKES_PER_SECOND = 450.0
+# The closest refused charge points are brought back, whatever rate is measured: once they return at
+# their slots, the rate measured is the slots' own. Too close costs little: those that come early wait
+# in the backlog, or are refused again before Flask's request machinery (websocket.overload_refusal).
+# Too far apart leaves the process idle: at 450 a second, a 19,000 storm on SQLite left it at 70 to 90 %
+# of its core for its last 30 s (46.0 s in all; 43.0 s at 600, the core busy throughout).
+SLOTS_PER_SECOND = 600.0
 # A refused charge point is never told to stay away longer than a minute: the rates behind its slot are
 # measured under overload and can be far too low (in a 19,000 storm on PostgreSQL, 602 charge points
 # waited minutes for slots while the process sat idle).
@@ -106,10 +110,10 @@ class Admission:
         now = time.monotonic()
         # Rates measured under overload are too low: slots spaced by them spread 11,367 refused over ten
         # minutes, and a backlog estimated with them sent a storm's refused away for a minute, the process
-        # idle meanwhile (both seen in 19,000 storms on PostgreSQL). So slots are at least as close as the
-        # assumed rate, and the first start no later than OCPP_ADMISSION_WAIT from now. One that comes back
+        # idle meanwhile (both seen in 19,000 storms on PostgreSQL). So slots are at least as close as
+        # SLOTS_PER_SECOND makes them, and the first start no later than OCPP_ADMISSION_WAIT from now. One that comes back
         # too early is refused again and given a later slot; one too late leaves the process idle.
-        spacing = 1 / max(self._served.per_second(), ASSUMED_HANDSHAKES_PER_SECOND)
+        spacing = 1 / max(self._served.per_second(), SLOTS_PER_SECOND)
         start = now + min(self._through_in(), self.wait_seconds)
         self._next_slot = max(self._next_slot, start) + spacing
         wait = max(self.retry_seconds, self._next_slot - now)
