@@ -86,6 +86,9 @@ class Stats:
     boot_failures: int = 0     # connections on which the boot did not complete (the charge point starts again)
     failure_kinds: dict = field(default_factory=dict)  # failed connection attempts by what failed them
     heartbeat_trips: list = field(default_factory=list)
+    # When the latest boot completed (time.monotonic(), the same clock in every process of the machine): the
+    # moment a storm is over, where the status file, written every second, would say it up to a second late.
+    last_boot_at: float = 0.0
 
     def merge(self, other: "Stats") -> None:
         for name in ("connected", "connect_failures", "disconnects", "sent", "answered", "call_errors", "timeouts",
@@ -340,6 +343,7 @@ class ChargePoint:
         self.boot_count += 1
         self.stats.booted += 1
         self.stats.boots += 1
+        self.stats.last_boot_at = time.monotonic()
         return True
 
     async def status(self, connector_id: int, status: str) -> None:
@@ -570,7 +574,7 @@ def _idle_figures(stats: Stats, fleet: list, began: float) -> dict:
             "boot_failures": stats.boot_failures,
             "call_errors": stats.call_errors, "timeouts": stats.timeouts, "disconnects": stats.disconnects,
             "connect_failures": stats.connect_failures, "failure_kinds": stats.failure_kinds,
-            "elapsed": round(time.perf_counter() - began, 2)}
+            "last_boot_at": stats.last_boot_at, "elapsed": round(time.perf_counter() - began, 2)}
 
 
 def _status(plan: Plan, stats: Stats, fleet: list, began: float) -> None:
