@@ -111,8 +111,9 @@ class Admission:
         # Rates measured under overload are too low: slots spaced by them spread 11,367 refused over ten
         # minutes, and a backlog estimated with them sent a storm's refused away for a minute, the process
         # idle meanwhile (both seen in 19,000 storms on PostgreSQL). So slots are at least as close as
-        # SLOTS_PER_SECOND makes them, and the first start no later than OCPP_ADMISSION_WAIT from now. One that comes back
-        # too early is refused again and given a later slot; one too late leaves the process idle.
+        # SLOTS_PER_SECOND makes them, and the first start no later than OCPP_ADMISSION_WAIT from now. One
+        # that comes back too early is refused again and given a later slot; one too late leaves the
+        # process idle.
         spacing = 1 / max(self._served.per_second(), SLOTS_PER_SECOND)
         start = now + min(self._through_in(), self.wait_seconds)
         self._next_slot = max(self._next_slot, start) + spacing

@@ -154,9 +154,9 @@ def _handshake_to_shed(app: Flask, environ: dict) -> str | None:
         endpoint, arguments = app.url_map.bind_to_environ(environ).match()
     except HTTPException:
         return None
-    charge_point_id = arguments.get("charge_point_id", "")
+    charge_point_id, query = arguments.get("charge_point_id", ""), environ.get("QUERY_STRING", "")
     if endpoint not in OCPP_ENDPOINTS or charge_points.id_problem(charge_point_id) is not None \
-            or "%00" in environ.get("QUERY_STRING", "") or not _served_on_this_port(app, environ):
+            or "%00" in query or "\x00" in query or not _served_on_this_port(app, environ):
         return None
     with app.app_context():
         if connections().local_count() >= app.config["OCPP_MAX_CONNECTIONS"]:
