@@ -29,9 +29,8 @@ def create_app(config: Config | None = None) -> Flask:
 
     from app.ocpp import handlers  # noqa: F401  (registers the OCPP handlers)
     from app.api.health import bp as health_bp
-    from app.ocpp.websocket import bp as ocpp_bp, overload_refusal
+    from app.ocpp.websocket import bp as ocpp_bp
     app.register_blueprint(ocpp_bp)
-    errors.answer_before_the_app(app, overload_refusal)
     app.register_blueprint(health_bp)
     metrics.init_app(app)
     api.init_app(app)

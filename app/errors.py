@@ -8,7 +8,6 @@ invalid CALLRESULT, 503 the database or the message bus (Redis) is unavailable (
 did not answer in time. Nothing a client sends gets a 500.
 """
 import logging
-from collections.abc import Callable
 
 import marshmallow as ma
 from flask import Flask, request
@@ -16,7 +15,6 @@ from redis.exceptions import RedisError
 from sqlalchemy import exc
 from werkzeug.exceptions import HTTPException
 
-from app.log_setup import request_id
 from app.outages import (DATABASE_UNAVAILABLE, MESSAGE_BUS_UNAVAILABLE, RETRY_AFTER_SECONDS, FailureLog,
                          database_unavailable)
 from app.services.errors import Conflict, Invalid, NotFound, ServiceError
@@ -126,22 +124,6 @@ def database_failure(error: exc.SQLAlchemyError):
 def message_bus_failure(error: RedisError):
     _message_bus_failures.failed(error)
     return unavailable(MESSAGE_BUS_UNAVAILABLE)
-
-
-def answer_before_the_app(app: Flask, refusal_of: Callable[[Flask, dict], HTTPException | None]) -> None:
-    """Answer the requests that refusal_of refuses from the WSGI environ alone before Flask's request
-    machinery, in the same shape (and with a request id); every other request goes on to Flask."""
-    serve = app.wsgi_app
-
-    def refuse_or_serve(environ, start_response):
-        refusal = refusal_of(app, environ)
-        if refusal is None:
-            return serve(environ, start_response)
-        with app.app_context():
-            response = app.make_response(http_error_answer(refusal))
-        response.headers["X-Request-ID"] = request_id(environ.get("HTTP_X_REQUEST_ID", ""))
-        return response(environ, start_response)
-    app.wsgi_app = refuse_or_serve
 
 
 def init_app(app: Flask) -> None:

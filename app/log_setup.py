@@ -47,12 +47,8 @@ def init_app(app: Flask) -> None:
 
 
 def _assign_request_id() -> None:
-    g.request_id = request_id(request.headers.get("X-Request-ID", ""))
-
-
-def request_id(offered: str) -> str:
-    """The request's id: the client's X-Request-ID where it is acceptable, else a new one."""
-    return offered if _ACCEPTABLE_ID.match(offered) else uuid.uuid4().hex[:16]
+    offered = request.headers.get("X-Request-ID", "")
+    g.request_id = offered if _ACCEPTABLE_ID.match(offered) else uuid.uuid4().hex[:16]
 
 
 def _return_request_id(response):

@@ -46,7 +46,7 @@ HANDSHAKE_TURNS = 20
 ASSUMED_HANDSHAKES_PER_SECOND = 450.0
 # The closest refused charge points are brought back, whatever rate is measured: once they return at
 # their slots, the rate measured is the slots' own. Too close costs little: those that come early wait
-# in the backlog, or are refused again before Flask's request machinery (websocket.overload_refusal).
+# in the backlog (up to OCPP_ADMISSION_WAIT of it), or are refused again and given a later slot.
 # Too far apart leaves the process idle: at 450 a second, a 19,000 storm on SQLite left it at 70 to 90 %
 # of its core for its last 30 s (46.0 s in all; 43.0 s at 600, the core busy throughout).
 SLOTS_PER_SECOND = 600.0

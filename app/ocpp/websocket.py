@@ -6,11 +6,11 @@ whose own write fails gets CALLERROR InternalError. A disconnection that cannot 
 when the database is back. While Redis is unavailable, a new connection cannot be registered for the
 other processes: it is closed with 1013 (try again later).
 """
-from flask import Blueprint, Flask, current_app, g, request
+from flask import Blueprint, current_app, g, request
 from redis.exceptions import RedisError
 from sqlalchemy import exc
 from werkzeug.datastructures import WWWAuthenticate
-from werkzeug.exceptions import BadRequest, HTTPException, NotFound, ServiceUnavailable, Unauthorized
+from werkzeug.exceptions import BadRequest, NotFound, ServiceUnavailable, Unauthorized
 
 from app.extensions import db, sock
 from app.ocpp import transport
@@ -114,62 +114,6 @@ def _refuse_when_overloaded(charge_point_id: str) -> None:
     retry_after = gate.retry_after()
     gate.shed(charge_point_id, f"connection refused with 503, Retry-After {retry_after} s")
     raise ServiceUnavailable("the central system is busy; try again later", retry_after=retry_after)
-
-
-def overload_refusal(app: Flask, environ: dict) -> HTTPException | None:
-    """The refusal of a handshake that the overload alone refuses, decided from the WSGI environ before
-    Flask's request machinery (app.errors.answer_before_the_app answers it), or None: Flask decides.
-
-    In a reconnect storm most handshakes are refused (admission.py), and each refusal went through all
-    of Flask's machinery (the request's context, its hooks, the error handler): about what accepting a
-    handshake costs, for one that comes back. Here, while the process is overloaded, a handshake is
-    routed as Flask routes it; one that the id, port and capacity rules let through, and that
-    _refuse_when_overloaded refuses, is refused here. The database failing to say whether the charge
-    point has a transaction running leaves it to Flask's path too, which answers that.
-    """
-    charge_point_id = _handshake_to_shed(app, environ)
-    if charge_point_id is None:
-        return None
-    with app.app_context():
-        try:
-            _refuse_when_overloaded(charge_point_id)
-        except ServiceUnavailable as refusal:
-            return refusal
-        except (exc.DBAPIError, exc.TimeoutError):
-            db.session.rollback()
-        finally:
-            db.session.remove()
-    return None
-
-
-OCPP_ENDPOINTS = {"ocpp.charge_point", "ocpp.charge_point_under_ocpp"}
-
-
-def _handshake_to_shed(app: Flask, environ: dict) -> str | None:
-    """The charge point id of a handshake that only the overload could refuse, while there is one."""
-    gate = app.extensions.get("admission")
-    if gate is None or not gate.overloaded() or environ.get("HTTP_UPGRADE", "").lower() != "websocket":
-        return None
-    try:
-        endpoint, arguments = app.url_map.bind_to_environ(environ).match()
-    except HTTPException:
-        return None
-    charge_point_id, query = arguments.get("charge_point_id", ""), environ.get("QUERY_STRING", "")
-    if endpoint not in OCPP_ENDPOINTS or charge_points.id_problem(charge_point_id) is not None \
-            or "%00" in query or "\x00" in query or not _served_on_this_port(app, environ):
-        return None
-    with app.app_context():
-        if connections().local_count() >= app.config["OCPP_MAX_CONNECTIONS"]:
-            return None
-    return charge_point_id
-
-
-def _served_on_this_port(app: Flask, environ: dict) -> bool:
-    """Whether this port serves the charge points: all but the API's own (app/__init__.py answers 404
-    there)."""
-    config = app.config
-    return config["PORT"] is not None or config["OCPP_WEBSOCKET_PORT"] == config["OCPP_API_PORT"] \
-        or environ.get("SERVER_PORT") != str(config["OCPP_API_PORT"])
 
 
 def _refuse_identity(charge_point_id: str, known) -> None:

@@ -71,7 +71,7 @@ async def test_a_new_connection_gets_503_with_jittered_retry_after_then_is_accep
                 break
     assert refusal is not None and refusal.status_code == 503
     assert RETRY <= int(refusal.headers["Retry-After"]) <= 2 * RETRY
-    # (answered before Flask's request machinery, in the API's error shape all the same)
+    # (in the API's error shape)
     assert json.loads(refusal.body) == {"error": "service_unavailable", "details": {},
                                         "message": "the central system is busy; try again later"}
     assert refusal.headers["Content-Type"] == "application/json" and refusal.headers["X-Request-ID"]
@@ -114,8 +114,8 @@ async def test_a_charge_point_with_a_running_transaction_is_never_kept_out(busy_
 
 
 async def test_under_overload_a_handshake_that_other_rules_refuse_gets_their_answer(busy_server):
-    """The overload's refusals are answered early (websocket.overload_refusal); an id that
-    cannot name a charge point still gets 400, and the charge points' path on the API's port 404."""
+    """The overload refuses only what the other rules let through: an id that cannot name a charge point
+    still gets 400, and the charge points' path on the API's port 404."""
     overloaded_rounds = 0
     async with overload(busy_server):
         for _ in range(ATTEMPTS):
