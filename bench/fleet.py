@@ -687,7 +687,8 @@ def merge(summaries: list[dict]) -> dict:
 # default is 700), and the older ones hardly ever: with 19,000 charge points' tasks, futures and streams
 # alive, the default thresholds had the collector walk them again and again, 55 % of the load generator's
 # core in a storm's first seconds (py-spy --native), while the server waited for its connections.
-# What survives stays uncollected until then: the garbage of a run is a few megabytes.
+# (Cyclic garbage that outlives a young collection waits for an older one: a load generator's run ends
+# long before that matters.)
 GC_THRESHOLDS = (100_000, 1_000, 1_000)
 
 
