@@ -42,17 +42,19 @@ def init_migrations(app: Flask, directory: str) -> None:
         if isinstance(app.extensions.get("migrate"), _LoadedWhenUsed):
             Migrate(app, db, directory=directory)  # (takes app.extensions["migrate"] and `flask db`)
         return commands
-    app.extensions["migrate"] = _LoadedWhenUsed(load, lambda: app.extensions["migrate"])
+    app.extensions["migrate"] = _LoadedWhenUsed(app, load)
     app.cli.add_command(_CommandsLoadedWhenUsed(load))
 
 
 class _LoadedWhenUsed:
-    def __init__(self, load, loaded):
-        self._load, self._loaded = load, loaded
+    """Stands in app.extensions["migrate"] until Flask-Migrate's own takes its place."""
+
+    def __init__(self, app: Flask, load):
+        self._app, self._load = app, load
 
     def __getattr__(self, name: str):
         self._load()
-        return getattr(self._loaded(), name)
+        return getattr(self._app.extensions["migrate"], name)
 
 
 class _CommandsLoadedWhenUsed(click.Group):

@@ -1,5 +1,4 @@
 """The migrations create exactly what the models describe, on SQLite and PostgreSQL, and undo it."""
-import os
 import subprocess
 import sys
 
@@ -13,7 +12,7 @@ from app import create_app
 from app.extensions import db
 from config import Config
 from tests.conftest import BACKENDS
-from tests.servers import ROOT, ScratchDatabase, require_backend
+from tests.servers import ROOT, ScratchDatabase, require_backend, server_environment
 
 
 @pytest.fixture(params=BACKENDS)
@@ -44,10 +43,7 @@ def test_the_server_imports_alembic_only_when_migrations_are_used(tmp_path):
               "before = 'alembic' in sys.modules or 'flask_migrate' in sys.modules\n"
               "with wsgi.app.app_context():\n"
               "    print(before, wsgi.app.extensions['migrate'].db is db, 'alembic' in sys.modules)\n")
-    environment = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
-    for name in ("REDIS_URL", "PORT"):
-        environment.pop(name, None)
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=environment, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env=server_environment(f"sqlite:///{tmp_path / 'x.db'}"))
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "True", "True"]

@@ -48,7 +48,7 @@ ASSUMED_HANDSHAKES_PER_SECOND = 450.0
 # their slots, the rate measured is the slots' own. Too close costs little: those that come early wait
 # in the backlog (up to OCPP_ADMISSION_WAIT of it), or are refused again and given a later slot.
 # Too far apart leaves the process idle: at 450 a second, a 19,000 storm on SQLite left it at 70 to 90 %
-# of its core for its last 30 s (46.0 s in all; 43.0 s at 600, the core busy throughout).
+# of its core for its last 15 s; at 600 it is at its limit throughout (README, Benchmark).
 SLOTS_PER_SECOND = 600.0
 # A refused charge point is never told to stay away longer than a minute: the rates behind its slot are
 # measured under overload and can be far too low (in a 19,000 storm on PostgreSQL, 602 charge points
